@@ -1,0 +1,22 @@
+// Package v1alpha1 contains the API types of the stratus.dev group: the
+// ProviderConfig and ClusterProviderConfig kinds that say how to reach a
+// cloud, and the fields and conditions that every managed resource shares.
+// +kubebuilder:object:generate=true
+// +groupName=stratus.dev
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/scheme"
+)
+
+var (
+	// GroupVersion is the group and version of the types in this package.
+	GroupVersion = schema.GroupVersion{Group: "stratus.dev", Version: "v1alpha1"}
+
+	// SchemeBuilder registers the types in this package with a scheme.
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+
+	// AddToScheme adds the types in this package to a scheme.
+	AddToScheme = SchemeBuilder.AddToScheme
+)

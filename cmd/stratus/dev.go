@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/stratus-operator/stratus/test/localenv"
+)
+
+// runDev runs `stratus dev`: a local control plane, S3 server and PostgreSQL
+// with provider configurations for them, and the manager against them, until
+// interrupted. Everything it starts is thrown away when it stops.
+func runDev(args []string) error {
+	fs := flag.NewFlagSet("stratus dev", flag.ContinueOnError)
+	var opts managerOptions
+	opts.bind(fs)
+	kubeconfig := fs.String("kubeconfig-out", filepath.Join(".stratus-dev", "kubeconfig"), "where to write the kubeconfig of the local control plane")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts.metricsAddr = "127.0.0.1:0"
+	if opts.probeAddr == ":8081" {
+		opts.probeAddr = "127.0.0.1:0"
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	ctx := ctrl.SetupSignalHandler()
+
+	fmt.Fprintln(os.Stderr, "starting kube-apiserver, etcd, versitygw and PostgreSQL ...")
+	env, err := localenv.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop local environment:", err)
+		}
+	}()
+	if err := install(ctx, env); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*kubeconfig), 0o700); err != nil {
+		return fmt.Errorf("create kubeconfig folder: %w", err)
+	}
+	if err := os.WriteFile(*kubeconfig, env.ControlPlane.KubeConfig, 0o600); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	abs, _ := filepath.Abs(*kubeconfig)
+	fmt.Printf("\nStratus dev environment is up.\n%s\nIn another shell:\n  export KUBECONFIG=%s\n  kubectl apply -f examples/\n  kubectl get stratus\n\nCtrl-C stops everything and deletes its data.\n\n",
+		env.Summary(), abs)
+	if err := runManager(ctx, env.ControlPlane.Config, opts); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// install creates the provider configurations of the local servers.
+func install(ctx context.Context, env *localenv.Env) error {
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	c, err := env.NewClient(scheme)
+	if err != nil {
+		return err
+	}
+	return env.Install(ctx, c)
+}

@@ -1,0 +1,31 @@
+// Command stratus is the Stratus operator.
+//
+//	stratus [flags]        run the manager against the cluster in KUBECONFIG
+//	stratus dev [flags]    run a local control plane, S3 server and PostgreSQL,
+//	                       and the manager against them
+package main
+
+import (
+	"fmt"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+func main() {
+	args := os.Args[1:]
+	var err error
+	switch {
+	case len(args) > 0 && args[0] == "dev":
+		err = runDev(args[1:])
+	case len(args) > 0 && args[0] == "manager":
+		err = runManagerCommand(args[1:])
+	default:
+		err = runManagerCommand(args)
+	}
+	if err != nil {
+		ctrl.Log.Error(err, "stratus failed")
+		fmt.Fprintln(os.Stderr, "stratus:", err)
+		os.Exit(1)
+	}
+}

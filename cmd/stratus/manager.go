@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
+	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
+	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/managed"
+	"github.com/stratus-operator/stratus/providers/registry"
+)
+
+// managerOptions are the manager's flags.
+type managerOptions struct {
+	metricsAddr             string
+	probeAddr               string
+	leaderElect             bool
+	leaderElectionNamespace string
+	pollInterval            time.Duration
+	reconcileTimeout        time.Duration
+	maxConcurrentReconciles int
+	zap                     zap.Options
+}
+
+func (o *managerOptions) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 turns it off")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to; 0 turns them off")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; defaults to the pod's")
+	fs.DurationVar(&o.pollInterval, "poll-interval", managed.DefaultPollInterval, "how often a Ready resource is observed for drift, unless its spec.pollInterval says otherwise")
+	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "longest time one reconcile may take")
+	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 10, "objects of one kind reconciled at once")
+	o.zap.BindFlags(fs)
+}
+
+func runManagerCommand(args []string) error {
+	fs := flag.NewFlagSet("stratus", flag.ContinueOnError)
+	var opts managerOptions
+	opts.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("find the cluster (set KUBECONFIG or run in a pod): %w", err)
+	}
+	return runManager(ctrl.SetupSignalHandler(), cfg, opts)
+}
+
+// Scheme returns the scheme of every type the manager reads or writes.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme,
+		stratusv1alpha1.AddToScheme,
+		storagev1alpha1.AddToScheme,
+		databasev1alpha1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("build scheme: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// runManager runs the manager until ctx ends.
+func runManager(ctx context.Context, cfg *rest.Config, opts managerOptions) error {
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: opts.metricsAddr},
+		HealthProbeBindAddress:  opts.probeAddr,
+		LeaderElection:          opts.leaderElect,
+		LeaderElectionID:        "stratus.stratus.dev",
+		LeaderElectionNamespace: opts.leaderElectionNamespace,
+		// Releasing the lease on a clean stop lets a new replica take over
+		// at once; every reconcile is safe to resume.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := registry.Setup(mgr, registry.DefaultDrivers(), managed.Options{
+		PollInterval:            opts.pollInterval,
+		Timeout:                 opts.reconcileTimeout,
+		MaxConcurrentReconciles: opts.maxConcurrentReconciles,
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+	ctrl.Log.WithName("setup").Info("starting manager", "pollInterval", opts.pollInterval, "leaderElect", opts.leaderElect)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}

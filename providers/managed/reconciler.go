@@ -1,0 +1,602 @@
+package managed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/driver"
+)
+
+// Event reasons.
+const (
+	reasonCreatedExternalResource   = "CreatedExternalResource"
+	reasonUpdatedExternalResource   = "UpdatedExternalResource"
+	reasonDeletedExternalResource   = "DeletedExternalResource"
+	reasonOrphanedExternalResource  = "OrphanedExternalResource"
+	reasonAdoptedExternalResource   = "AdoptedExternalResource"
+	reasonDriftDetected             = "DriftDetected"
+	reasonDriftCorrected            = "DriftCorrected"
+	reasonCannotObserve             = "CannotObserveExternalResource"
+	reasonCannotCreate              = "CannotCreateExternalResource"
+	reasonCannotUpdate              = "CannotUpdateExternalResource"
+	reasonCannotDelete              = "CannotDeleteExternalResource"
+	reasonCannotConnect             = "CannotConnectToProvider"
+	reasonCannotPublishConnection   = "CannotPublishConnectionDetails"
+	reasonDeletionBlockedEvent      = "DeletionBlocked"
+	reasonUnsupportedFeaturesEvent  = "UnsupportedFeatures"
+)
+
+// Kind describes one managed-resource kind to the generic reconciler.
+type Kind[T driver.Managed] struct {
+	// New returns an empty object of the kind.
+	New func() T
+	// Drivers are the kind's drivers by provider.
+	Drivers map[stratusv1alpha1.Provider]driver.Driver[T]
+	// ExternalName returns the deterministic cloud name of an object that
+	// has no external-name annotation: a spec field if the kind has one,
+	// else a name derived from the namespace and name.
+	ExternalName func(T) string
+	// Region returns the region the spec asks for, "" when it names none.
+	Region func(T) string
+}
+
+// Reconciler reconciles the managed resources of one kind.
+type Reconciler[T driver.Managed] struct {
+	kind     Kind[T]
+	gvk      schema.GroupVersionKind
+	client   client.Client
+	configs  *ProviderConfigs
+	secrets  connectionSecrets
+	recorder events.EventRecorder
+	clients  *clientCache[T]
+	opts     Options
+	now      func() time.Time
+}
+
+// NewReconciler returns a reconciler of kind. Setup builds one for a
+// manager; tests may build one around a fake client.
+func NewReconciler[T driver.Managed](kind Kind[T], gvk schema.GroupVersionKind, c client.Client, reader client.Reader, configs *ProviderConfigs, recorder events.EventRecorder, opts Options) *Reconciler[T] {
+	opts.setDefaults()
+	return &Reconciler[T]{
+		kind:     kind,
+		gvk:      gvk,
+		client:   c,
+		configs:  configs,
+		secrets:  connectionSecrets{client: c, reader: reader, gvk: gvk},
+		recorder: recorder,
+		clients:  newClientCache[T](),
+		opts:     opts,
+		now:      time.Now,
+	}
+}
+
+// Reconcile brings one managed resource's cloud resource in line with its
+// spec, or deletes it, and writes the status once at the end.
+func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	mr := r.kind.New()
+	if err := r.client.Get(ctx, req.NamespacedName, mr); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+
+	before, err := statusOf(mr)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	result, err := r.reconcile(ctx, mr)
+	mr.ManagedStatus().ObservedGeneration = mr.GetGeneration()
+	if werr := r.writeStatus(ctx, mr, before); werr != nil {
+		if apierrors.IsConflict(werr) {
+			// The object changed while we worked; its new version is queued.
+			return ctrl.Result{Requeue: true}, nil
+		}
+		return ctrl.Result{}, errors.Join(err, werr)
+	}
+	return result, err
+}
+
+// reconcile does the work of Reconcile and sets conditions on mr.
+func (r *Reconciler[T]) reconcile(ctx context.Context, mr T) (ctrl.Result, error) {
+	spec := mr.ManagedSpec()
+	deleting := mr.GetDeletionTimestamp() != nil
+
+	if mr.GetAnnotations()[stratusv1alpha1.AnnotationPaused] == "true" {
+		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonReconcilePaused,
+			fmt.Sprintf("reconciliation is paused by the %s annotation", stratusv1alpha1.AnnotationPaused))
+		return ctrl.Result{}, nil
+	}
+	if deleting && !controllerutil.ContainsFinalizer(mr, stratusv1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if deleting && (spec.DeletionPolicy == stratusv1alpha1.DeletionOrphan || spec.ManagementPolicy == stratusv1alpha1.ManagementObserveOnly) {
+		return ctrl.Result{}, r.finalize(ctx, mr, "", true)
+	}
+	if deleting && !r.mayExist(mr) {
+		// Nothing was ever created or adopted: there is nothing to delete.
+		return ctrl.Result{}, r.finalize(ctx, mr, "", false)
+	}
+
+	rc, err := r.configs.resolve(ctx, mr)
+	if err != nil {
+		return r.fail(ctx, mr, "", reasonCannotConnect, err)
+	}
+	drv, ok := r.kind.Drivers[rc.Spec.Provider]
+	if !ok {
+		return r.fail(ctx, mr, rc.key, reasonCannotConnect, driver.Terminalf("%s has no driver for provider %s (%s): use a provider configuration for one of %s",
+			r.gvk.Kind, rc.Spec.Provider, rc.key, strings.Join(r.providers(), ", ")))
+	}
+	cl, err := r.clients.get(ctx, drv, rc)
+	if err != nil {
+		return r.fail(ctx, mr, rc.key, reasonCannotConnect, fmt.Errorf("connect to %s with %s: %w", rc.Spec.Provider, rc.key, err))
+	}
+
+	_, generates := cl.(driver.CredentialGenerator)
+	connName := r.secrets.name(mr, generates)
+	conn, err := r.secrets.read(ctx, mr, connName)
+	if err != nil {
+		return r.fail(ctx, mr, rc.key, reasonCannotPublishConnection, err)
+	}
+	region := r.kind.Region(mr)
+	if region == "" {
+		region = rc.Spec.Region
+	}
+	dreq := driver.Request[T]{Object: mr, ExternalName: r.externalName(mr), Region: region, Connection: conn}
+	op := operation[T]{rc: rc, client: cl, req: dreq, connName: connName}
+
+	obs, err := r.observe(ctx, op)
+	if err != nil {
+		return r.fail(ctx, mr, rc.key, reasonCannotObserve, err)
+	}
+	switch {
+	case deleting:
+		return r.delete(ctx, mr, op, obs)
+	case !obs.Exists && spec.ManagementPolicy == stratusv1alpha1.ManagementObserveOnly:
+		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonNotFound,
+			fmt.Sprintf("%s %q does not exist, and management policy ObserveOnly does not create it", r.gvk.Kind, dreq.ExternalName))
+		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonObserveOnly, "observed")
+		return ctrl.Result{RequeueAfter: r.pollInterval(mr)}, nil
+	case !obs.Exists:
+		return r.create(ctx, mr, op)
+	}
+	if !r.owns(mr) && mr.GetAnnotations()[stratusv1alpha1.AnnotationExternalName] == "" {
+		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonNameConflict,
+			fmt.Sprintf("a %s named %q already exists and this object did not create it", r.gvk.Kind, dreq.ExternalName))
+		return r.fail(ctx, mr, rc.key, reasonCannotCreate, driver.Terminalf(
+			"a %s named %q already exists and this object did not create it: set the %s annotation to %q to adopt it, or choose another name",
+			strings.ToLower(r.gvk.Kind), dreq.ExternalName, stratusv1alpha1.AnnotationExternalName, dreq.ExternalName))
+	}
+	return r.sync(ctx, mr, op, obs)
+}
+
+// operation is what one reconcile needs to call the driver.
+type operation[T driver.Managed] struct {
+	rc       resolvedConfig
+	client   driver.Client[T]
+	req      driver.Request[T]
+	connName string
+}
+
+// observe calls the driver's Observe within the configuration's rate limit.
+func (r *Reconciler[T]) observe(ctx context.Context, op operation[T]) (driver.Observation, error) {
+	if err := op.rc.limiter.Wait(ctx); err != nil {
+		return driver.Observation{}, driver.Throttled(fmt.Errorf("rate limit of %s: %w", op.rc.key, err))
+	}
+	req := op.req
+	obs, err := op.client.Observe(ctx, req)
+	if err != nil {
+		return obs, fmt.Errorf("observe %s %q: %w", strings.ToLower(r.gvk.Kind), req.ExternalName, err)
+	}
+	return obs, nil
+}
+
+// create records the intent to create, creates the cloud resource, and
+// observes it right away so that a synchronous cloud makes it Ready in one
+// reconcile.
+func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl.Result, error) {
+	req := op.req
+	cl := op.client
+	kind := strings.ToLower(r.gvk.Kind)
+
+	// The intent is persisted before the cloud call: the external name (so a
+	// restarted manager looks for the same resource), the pending mark (so it
+	// knows the resource is its own), and the finalizer (so the resource is
+	// never leaked by a deletion that races the create).
+	if err := r.patchMeta(ctx, mr, func(o client.Object) {
+		controllerutil.AddFinalizer(o, stratusv1alpha1.Finalizer)
+		setAnnotations(o, map[string]string{
+			stratusv1alpha1.AnnotationExternalName:  req.ExternalName,
+			stratusv1alpha1.AnnotationCreatePending: r.now().UTC().Format(time.RFC3339),
+		})
+	}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("record intent to create %s %q: %w", kind, req.ExternalName, err)
+	}
+	if gen, ok := cl.(driver.CredentialGenerator); ok {
+		conn, err := r.ensureCredentials(ctx, mr, op.connName, req.Connection, gen)
+		if err != nil {
+			return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
+		}
+		req.Connection = conn
+		op.req = req
+	}
+
+	r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonCreating, fmt.Sprintf("creating %s %q", kind, req.ExternalName))
+	if err := op.rc.limiter.Wait(ctx); err != nil {
+		return r.fail(ctx, mr, op.rc.key, reasonCannotCreate, driver.Throttled(err))
+	}
+	details, err := cl.Create(ctx, req)
+	maybeCrash(crashAfterCreate)
+	if err != nil {
+		return r.fail(ctx, mr, op.rc.key, reasonCannotCreate, fmt.Errorf("create %s %q: %w", kind, req.ExternalName, err))
+	}
+	r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonCreatedExternalResource, "Create", "created %s %q", kind, req.ExternalName)
+	if err := r.patchMeta(ctx, mr, func(o client.Object) {
+		setAnnotations(o, map[string]string{stratusv1alpha1.AnnotationCreateSucceeded: r.now().UTC().Format(time.RFC3339)})
+	}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("record creation of %s %q: %w", kind, req.ExternalName, err)
+	}
+	conn, err := r.secrets.write(ctx, mr, op.connName, details)
+	if err != nil {
+		return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
+	}
+	if conn != nil {
+		req.Connection = conn
+		op.req = req
+	}
+
+	obs, err := r.observe(ctx, op)
+	if err != nil {
+		return r.fail(ctx, mr, op.rc.key, reasonCannotObserve, err)
+	}
+	if !obs.Exists {
+		// An asynchronous create: the next observation reports progress.
+		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonReconcileSuccess, "create requested")
+		return ctrl.Result{RequeueAfter: r.opts.PendingPollInterval}, nil
+	}
+	return r.sync(ctx, mr, op, obs)
+}
+
+// ensureCredentials persists generated credentials in the connection Secret
+// before Create, unless the Secret already holds them.
+func (r *Reconciler[T]) ensureCredentials(ctx context.Context, mr T, name string, conn driver.ConnectionDetails, gen driver.CredentialGenerator) (driver.ConnectionDetails, error) {
+	creds, err := gen.GenerateCredentials()
+	if err != nil {
+		return nil, fmt.Errorf("generate credentials: %w", err)
+	}
+	missing := driver.ConnectionDetails{}
+	for k, v := range creds {
+		if _, ok := conn[k]; !ok {
+			missing[k] = v
+		}
+	}
+	if len(missing) == 0 {
+		return conn, nil
+	}
+	return r.secrets.write(ctx, mr, name, missing)
+}
+
+// sync handles a cloud resource that exists: it reports and corrects drift,
+// publishes connection details and sets the conditions.
+func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs driver.Observation) (ctrl.Result, error) {
+	spec, status := mr.ManagedSpec(), mr.ManagedStatus()
+	req := op.req
+	kind := strings.ToLower(r.gvk.Kind)
+	observeOnly := spec.ManagementPolicy == stratusv1alpha1.ManagementObserveOnly
+
+	if !r.owns(mr) && !controllerutil.ContainsFinalizer(mr, stratusv1alpha1.Finalizer) && !observeOnly {
+		// Adoption by external name: from now on deletion is ours to handle.
+		if err := r.patchMeta(ctx, mr, func(o client.Object) { controllerutil.AddFinalizer(o, stratusv1alpha1.Finalizer) }); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adopt %s %q: %w", kind, req.ExternalName, err)
+		}
+		r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonAdoptedExternalResource, "Adopt", "adopted existing %s %q", kind, req.ExternalName)
+	}
+
+	// Drift is a difference from a spec that has not changed since it was
+	// last synced: a change made in the cloud behind the operator's back.
+	wasSynced := status.ObservedGeneration == mr.GetGeneration() && meta.IsStatusConditionTrue(status.Conditions, stratusv1alpha1.ConditionSynced)
+	outOfBand := !obs.UpToDate() && (wasSynced || observeOnly)
+	if outOfBand {
+		if !slices.Equal(status.Drift, obs.Drift) {
+			now := metav1.NewTime(r.now())
+			status.LastDriftTime = &now
+			action := "correcting it"
+			if observeOnly {
+				action = "not correcting it: management policy is ObserveOnly"
+			}
+			r.recorder.Eventf(mr, nil, corev1.EventTypeWarning, reasonDriftDetected, "Observe", "%s %q differs from the spec in %s; %s", kind, req.ExternalName, describeDrift(obs.Drift), action)
+		}
+		status.Drift = obs.Drift
+	} else {
+		status.Drift = nil
+	}
+	r.setFeatures(mr, obs.Unsupported)
+
+	if !obs.UpToDate() && !observeOnly {
+		if err := op.rc.limiter.Wait(ctx); err != nil {
+			return r.fail(ctx, mr, op.rc.key, reasonCannotUpdate, driver.Throttled(err))
+		}
+		details, err := op.client.Update(ctx, req)
+		if err != nil {
+			return r.fail(ctx, mr, op.rc.key, reasonCannotUpdate, fmt.Errorf("update %s %q: %w", kind, req.ExternalName, err))
+		}
+		if outOfBand {
+			r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonDriftCorrected, "Update", "corrected drift of %s %q in %s", kind, req.ExternalName, fieldsOf(obs.Drift))
+		} else {
+			r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonUpdatedExternalResource, "Update", "updated %s %q: %s", kind, req.ExternalName, fieldsOf(obs.Drift))
+		}
+		if _, err := r.secrets.write(ctx, mr, op.connName, details); err != nil {
+			return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
+		}
+		if obs, err = r.observe(ctx, op); err != nil {
+			return r.fail(ctx, mr, op.rc.key, reasonCannotObserve, err)
+		}
+	}
+	if _, err := r.secrets.write(ctx, mr, op.connName, obs.Connection); err != nil {
+		return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
+	}
+
+	switch {
+	case obs.Available:
+		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionTrue, stratusv1alpha1.ReasonAvailable, fmt.Sprintf("%s %q is available", kind, req.ExternalName))
+	case obs.Exists:
+		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonUnavailable, fmt.Sprintf("%s %q is %s", kind, req.ExternalName, orDefault(obs.State, "not available yet")))
+	}
+	switch {
+	case observeOnly && len(status.Drift) > 0:
+		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonObserveOnly, "observed; differs from the spec in "+fieldsOf(status.Drift))
+	case observeOnly:
+		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonObserveOnly, "observed; matches the spec")
+	default:
+		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonReconcileSuccess, "the cloud resource matches the spec")
+	}
+	if !obs.Available {
+		return ctrl.Result{RequeueAfter: r.opts.PendingPollInterval}, nil
+	}
+	return ctrl.Result{RequeueAfter: r.pollInterval(mr)}, nil
+}
+
+// delete deletes the cloud resource of an object being deleted, and removes
+// the finalizer once it is gone.
+func (r *Reconciler[T]) delete(ctx context.Context, mr T, op operation[T], obs driver.Observation) (ctrl.Result, error) {
+	req := op.req
+	kind := strings.ToLower(r.gvk.Kind)
+	if !obs.Exists {
+		return ctrl.Result{}, r.finalize(ctx, mr, op.connName, false)
+	}
+	r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeleting, fmt.Sprintf("deleting %s %q", kind, req.ExternalName))
+	if err := op.rc.limiter.Wait(ctx); err != nil {
+		return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, driver.Throttled(err))
+	}
+	err := op.client.Delete(ctx, req)
+	if driver.IsBlocked(err) {
+		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeletionBlocked, err.Error())
+		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonReconcileSuccess, "deletion is blocked; retrying at the poll interval")
+		r.recorder.Eventf(mr, nil, corev1.EventTypeWarning, reasonDeletionBlockedEvent, "Delete", "%s", err.Error())
+		return ctrl.Result{RequeueAfter: min(r.pollInterval(mr), r.opts.BlockedRetryInterval)}, nil
+	}
+	if err != nil {
+		return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, fmt.Errorf("delete %s %q: %w", kind, req.ExternalName, err))
+	}
+	r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonDeletedExternalResource, "Delete", "deleted %s %q", kind, req.ExternalName)
+	if obs, err = r.observe(ctx, op); err != nil {
+		return r.fail(ctx, mr, op.rc.key, reasonCannotObserve, err)
+	}
+	if obs.Exists {
+		// An asynchronous delete: wait for the cloud to finish.
+		return ctrl.Result{RequeueAfter: r.opts.PendingPollInterval}, nil
+	}
+	return ctrl.Result{}, r.finalize(ctx, mr, op.connName, false)
+}
+
+// finalize releases the connection Secret and removes the finalizer.
+func (r *Reconciler[T]) finalize(ctx context.Context, mr T, connName string, orphaned bool) error {
+	if connName == "" {
+		connName = r.secrets.name(mr, false)
+		if connName == "" && mr.GetAnnotations()[stratusv1alpha1.AnnotationCreatePending] != "" {
+			connName = r.secrets.name(mr, true) // a generated-credentials Secret may exist
+		}
+	}
+	if err := r.secrets.release(ctx, mr, connName, orphaned); err != nil {
+		return err
+	}
+	if orphaned && r.mayExist(mr) {
+		r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonOrphanedExternalResource, "Delete", "kept %s %q in the cloud (deletionPolicy Orphan or management policy ObserveOnly)",
+			strings.ToLower(r.gvk.Kind), r.externalName(mr))
+	}
+	err := r.patchMeta(ctx, mr, func(o client.Object) { controllerutil.RemoveFinalizer(o, stratusv1alpha1.Finalizer) })
+	return client.IgnoreNotFound(err)
+}
+
+// fail records err in the Synced condition and an Event, and says how to
+// retry: not at all for a terminal error (until the spec changes), with
+// backoff for anything else.
+func (r *Reconciler[T]) fail(_ context.Context, mr T, configKey, eventReason string, err error) (ctrl.Result, error) {
+	reason := stratusv1alpha1.ReasonReconcileError
+	message := err.Error()
+	switch {
+	case driver.IsTerminal(err):
+		reason = stratusv1alpha1.ReasonInvalidSpec
+		if strings.Contains(message, "already exists and this object did not create it") {
+			reason = stratusv1alpha1.ReasonNameConflict
+		}
+		message += " (not retried until the spec changes)"
+	case driver.IsThrottled(err):
+		reason = stratusv1alpha1.ReasonThrottled
+	case driver.IsBadCredentials(err):
+		reason = stratusv1alpha1.ReasonBadCredentials
+		if configKey != "" {
+			r.clients.forget(configKey)
+		}
+		r.configs.forgetCredentials()
+	}
+	r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, reason, message)
+	if meta.FindStatusCondition(mr.ManagedStatus().Conditions, stratusv1alpha1.ConditionReady) == nil {
+		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonUnavailable, "not reconciled yet: "+reason)
+	}
+	r.recorder.Eventf(mr, nil, corev1.EventTypeWarning, eventReason, "Reconcile", "%s", message)
+	if driver.IsTerminal(err) {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// owns reports whether the operator created (or began to create) the
+// object's cloud resource.
+func (r *Reconciler[T]) owns(mr T) bool {
+	a := mr.GetAnnotations()
+	return a[stratusv1alpha1.AnnotationCreatePending] != "" || a[stratusv1alpha1.AnnotationCreateSucceeded] != ""
+}
+
+// mayExist reports whether a cloud resource may stand behind the object:
+// one the operator began to create, or one named for adoption.
+func (r *Reconciler[T]) mayExist(mr T) bool {
+	return r.owns(mr) || mr.GetAnnotations()[stratusv1alpha1.AnnotationExternalName] != ""
+}
+
+func (r *Reconciler[T]) externalName(mr T) string {
+	if n := mr.GetAnnotations()[stratusv1alpha1.AnnotationExternalName]; n != "" {
+		return n
+	}
+	return r.kind.ExternalName(mr)
+}
+
+func (r *Reconciler[T]) providers() []string {
+	var names []string
+	for p := range r.kind.Drivers {
+		names = append(names, string(p))
+	}
+	slices.Sort(names)
+	return names
+}
+
+// pollInterval is the object's poll interval, or the default, with jitter so
+// that objects created together do not poll together.
+func (r *Reconciler[T]) pollInterval(mr T) time.Duration {
+	d := r.opts.PollInterval
+	if pi := mr.ManagedSpec().PollInterval; pi != nil && pi.Duration > 0 {
+		d = pi.Duration
+	}
+	return wait.Jitter(d, r.opts.PollJitter)
+}
+
+func (r *Reconciler[T]) setCondition(mr T, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&mr.ManagedStatus().Conditions, metav1.Condition{
+		Type:               typ,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: mr.GetGeneration(),
+	})
+}
+
+// setFeatures reports the features the endpoint lacks.
+func (r *Reconciler[T]) setFeatures(mr T, unsupported []string) {
+	conds := &mr.ManagedStatus().Conditions
+	if len(unsupported) == 0 {
+		if meta.FindStatusCondition(*conds, stratusv1alpha1.ConditionFeaturesSupported) != nil {
+			r.setCondition(mr, stratusv1alpha1.ConditionFeaturesSupported, metav1.ConditionTrue, stratusv1alpha1.ReasonAllSupported, "the endpoint supports every feature the spec uses")
+		}
+		return
+	}
+	msg := fmt.Sprintf("the endpoint does not implement %s; those settings are not applied", strings.Join(unsupported, ", "))
+	if c := meta.FindStatusCondition(*conds, stratusv1alpha1.ConditionFeaturesSupported); c == nil || c.Message != msg {
+		r.recorder.Eventf(mr, nil, corev1.EventTypeWarning, reasonUnsupportedFeaturesEvent, "Observe", "%s", msg)
+	}
+	r.setCondition(mr, stratusv1alpha1.ConditionFeaturesSupported, metav1.ConditionFalse, stratusv1alpha1.ReasonEndpointLacksFeature, msg)
+}
+
+// patchMeta changes mr's metadata on the API server with an optimistic lock
+// and copies the result back, leaving mr's in-memory status alone.
+func (r *Reconciler[T]) patchMeta(ctx context.Context, mr T, mutate func(client.Object)) error {
+	before := mr.DeepCopyObject().(T)
+	after := mr.DeepCopyObject().(T)
+	mutate(after)
+	if maps.Equal(before.GetAnnotations(), after.GetAnnotations()) && slices.Equal(before.GetFinalizers(), after.GetFinalizers()) {
+		return nil
+	}
+	if err := r.client.Patch(ctx, after, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	mr.SetAnnotations(after.GetAnnotations())
+	mr.SetFinalizers(after.GetFinalizers())
+	mr.SetResourceVersion(after.GetResourceVersion())
+	return nil
+}
+
+// writeStatus writes mr's status if it differs from before.
+func (r *Reconciler[T]) writeStatus(ctx context.Context, mr T, before json.RawMessage) error {
+	after, err := statusOf(mr)
+	if err != nil {
+		return err
+	}
+	if string(after) == string(before) {
+		return nil
+	}
+	if err := r.client.Status().Update(ctx, mr); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // finalized and gone
+		}
+		return fmt.Errorf("write status: %w", err)
+	}
+	return nil
+}
+
+// statusOf returns the JSON of an object's status.
+func statusOf(obj runtime.Object) (json.RawMessage, error) {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("convert object: %w", err)
+	}
+	return json.Marshal(u["status"])
+}
+
+func setAnnotations(o client.Object, add map[string]string) {
+	a := maps.Clone(o.GetAnnotations())
+	if a == nil {
+		a = map[string]string{}
+	}
+	maps.Copy(a, add)
+	o.SetAnnotations(a)
+}
+
+func describeDrift(drift []stratusv1alpha1.DriftedField) string {
+	parts := make([]string, 0, len(drift))
+	for _, d := range drift {
+		parts = append(parts, fmt.Sprintf("%s (desired %q, observed %q)", d.Field, d.Desired, d.Observed))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func fieldsOf(drift []stratusv1alpha1.DriftedField) string {
+	parts := make([]string, 0, len(drift))
+	for _, d := range drift {
+		parts = append(parts, d.Field)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,5 @@
+// Package registry wires every managed-resource kind to its drivers: Bucket
+// to S3 (AWS), Database to PostgreSQL. It owns what is kind-specific but not
+// cloud-specific, such as the deterministic external name of each kind, and
+// the RBAC the managed-resource reconcilers need.
+package registry

@@ -1,0 +1,60 @@
+// Package controlplane starts a real kube-apiserver and etcd, built from
+// source by test/tools/install.sh, with the Stratus CRDs installed, for the
+// tests and for `stratus dev`.
+package controlplane
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	chart "github.com/stratus-operator/stratus/charts/stratus"
+	"github.com/stratus-operator/stratus/test/servers"
+)
+
+// ControlPlane is a running kube-apiserver and etcd.
+type ControlPlane struct {
+	env *envtest.Environment
+	// Config reaches the API server as an administrator.
+	Config *rest.Config
+	// KubeConfig is a kubeconfig file's content for the same user.
+	KubeConfig []byte
+}
+
+// Start starts a control plane and installs the CRDs.
+func Start() (*ControlPlane, error) {
+	dir, err := servers.ToolsDir()
+	if err != nil {
+		return nil, err
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
+			return nil, fmt.Errorf("%s is not built in %s: run `bash test/tools/install.sh`: %w", bin, dir, err)
+		}
+	}
+	crds, err := chart.CRDs()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: dir,
+		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: crds},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start kube-apiserver and etcd: %w", err)
+	}
+	return &ControlPlane{env: env, Config: cfg, KubeConfig: env.KubeConfig}, nil
+}
+
+// Stop stops the control plane and removes its data.
+func (c *ControlPlane) Stop() error {
+	if err := c.env.Stop(); err != nil {
+		return fmt.Errorf("stop control plane: %w", err)
+	}
+	return nil
+}

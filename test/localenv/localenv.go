@@ -1,0 +1,139 @@
+// Package localenv runs the whole local environment of Stratus on one
+// machine: a real kube-apiserver and etcd with the CRDs, a real S3 server
+// (versitygw behind the test shim) and a real PostgreSQL server, plus the
+// Secrets and ClusterProviderConfigs that point at them. `stratus dev` and
+// the end-to-end tests both use it.
+package localenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/test/controlplane"
+	"github.com/stratus-operator/stratus/test/servers"
+)
+
+// Names of what Install creates.
+const (
+	// Namespace holds the credentials Secrets.
+	Namespace = "stratus-system"
+	// AWSProviderConfig is the ClusterProviderConfig of the local S3 server.
+	AWSProviderConfig = "local-aws"
+	// PostgreSQLProviderConfig is the ClusterProviderConfig of the local
+	// PostgreSQL server.
+	PostgreSQLProviderConfig = "local-postgres"
+)
+
+// Env is a running local environment.
+type Env struct {
+	ControlPlane *controlplane.ControlPlane
+	S3           *servers.S3Server
+	Postgres     *servers.PostgresServer
+}
+
+// Start starts the control plane, the S3 server and PostgreSQL. On error it
+// stops whatever it started.
+func Start(ctx context.Context) (*Env, error) {
+	env := &Env{}
+	var err error
+	if env.S3, err = servers.StartS3(ctx, servers.S3Options{}); err != nil {
+		return nil, err
+	}
+	if env.Postgres, err = servers.StartPostgres(ctx, servers.PostgresOptions{}); err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
+	if env.ControlPlane, err = controlplane.Start(); err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
+	return env, nil
+}
+
+// Stop stops everything that runs.
+func (e *Env) Stop() error {
+	var errs []error
+	if e.ControlPlane != nil {
+		errs = append(errs, e.ControlPlane.Stop())
+	}
+	if e.Postgres != nil {
+		errs = append(errs, e.Postgres.Stop())
+	}
+	if e.S3 != nil {
+		errs = append(errs, e.S3.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// Install creates the namespace, the credentials Secrets and the
+// ClusterProviderConfigs local-aws and local-postgres. It may run again.
+func (e *Env) Install(ctx context.Context, c client.Client) error {
+	objects := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}},
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: AWSProviderConfig + "-credentials"},
+			StringData: map[string]string{"aws_access_key_id": e.S3.AccessKey, "aws_secret_access_key": e.S3.SecretKey},
+		},
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: PostgreSQLProviderConfig + "-credentials"},
+			StringData: map[string]string{"username": e.Postgres.User, "password": e.Postgres.Password},
+		},
+		&stratusv1alpha1.ClusterProviderConfig{
+			ObjectMeta: metav1.ObjectMeta{Name: AWSProviderConfig},
+			Spec: stratusv1alpha1.ProviderConfigSpec{
+				Provider: stratusv1alpha1.ProviderAWS,
+				Region:   e.S3.Region,
+				Endpoint: e.S3.Endpoint,
+				Credentials: stratusv1alpha1.Credentials{
+					Source:    stratusv1alpha1.CredentialsSourceSecret,
+					SecretRef: &stratusv1alpha1.SecretReference{Namespace: Namespace, Name: AWSProviderConfig + "-credentials"},
+				},
+			},
+		},
+		&stratusv1alpha1.ClusterProviderConfig{
+			ObjectMeta: metav1.ObjectMeta{Name: PostgreSQLProviderConfig},
+			Spec: stratusv1alpha1.ProviderConfigSpec{
+				Provider: stratusv1alpha1.ProviderPostgreSQL,
+				PostgreSQL: &stratusv1alpha1.PostgreSQLConnection{
+					Host:          e.Postgres.Host,
+					Port:          int32(e.Postgres.Port),
+					SSLMode:       "disable",
+					AdminDatabase: "postgres",
+				},
+				Credentials: stratusv1alpha1.Credentials{
+					Source:    stratusv1alpha1.CredentialsSourceSecret,
+					SecretRef: &stratusv1alpha1.SecretReference{Namespace: Namespace, Name: PostgreSQLProviderConfig + "-credentials"},
+				},
+			},
+		},
+	}
+	for _, o := range objects {
+		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// Summary describes the running servers for a person.
+func (e *Env) Summary() string {
+	return "S3 endpoint:  " + e.S3.Endpoint + " (versitygw " + e.S3.BackendEndpoint + " behind the test shim)\n" +
+		"PostgreSQL:   " + e.Postgres.Host + ":" + strconv.Itoa(e.Postgres.Port) + " (user " + e.Postgres.User + ")\n" +
+		"API server:   " + e.ControlPlane.Config.Host + "\n"
+}
+
+// NewClient returns a client of the control plane for scheme.
+func (e *Env) NewClient(scheme *runtime.Scheme) (client.Client, error) {
+	c, err := client.New(e.ControlPlane.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("create client: %w", err)
+	}
+	return c, nil
+}
