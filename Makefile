@@ -29,8 +29,8 @@ build: ## Build the stratus binary into bin/.
 	go build -o bin/stratus ./cmd/stratus
 
 .PHONY: dev
-dev: tools ## Run the operator against a local control plane, S3 server and PostgreSQL.
-	go run ./cmd/stratus dev
+dev: tools build ## Run the operator against a local control plane, S3 server and PostgreSQL.
+	exec bin/stratus dev
 
 .PHONY: test
 test: ## Install what the tests need, then run every test.

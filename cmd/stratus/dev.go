@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -30,7 +32,10 @@ func runDev(args []string) error {
 		opts.probeAddr = "127.0.0.1:0"
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
-	ctx := ctrl.SetupSignalHandler()
+	// Every later signal is swallowed too, until the deferred cleanup has
+	// stopped the servers: a second Ctrl-C must not leave them running.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
 	fmt.Fprintln(os.Stderr, "starting kube-apiserver, etcd, versitygw and PostgreSQL ...")
 	env, err := localenv.Start(ctx)

@@ -1,0 +1,608 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
+	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/driver"
+)
+
+// The keys of a bucket's connection details. None of them is secret.
+const (
+	ConnectionBucket   = "bucket"
+	ConnectionRegion   = "region"
+	ConnectionEndpoint = "endpoint"
+)
+
+// deleteBatchSize is the most keys one DeleteObjects call may delete.
+const deleteBatchSize = 1000
+
+// maxDeleteBatches bounds the DeleteObjects calls one Delete makes to empty a
+// bucket, so that emptying a huge bucket does not hold a reconcile for long:
+// the next Delete carries on where this one stopped.
+const maxDeleteBatches = 100
+
+// The S3 error codes the driver acts on.
+const (
+	codeNoSuchBucket            = "NoSuchBucket"
+	codeNotFound                = "NotFound" // HeadBucket's, which has no body
+	codeBucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou"
+	codeBucketAlreadyExists     = "BucketAlreadyExists"
+	codeBucketNotEmpty          = "BucketNotEmpty"
+	codeNoEncryption            = "ServerSideEncryptionConfigurationNotFoundError"
+	codeNoPublicAccessBlock     = "NoSuchPublicAccessBlockConfiguration"
+	codeNoLifecycle             = "NoSuchLifecycleConfiguration"
+	codeNoTagSet                = "NoSuchTagSet"
+)
+
+// bucketRegionHeader is the header in which S3 names a bucket's region.
+const bucketRegionHeader = "X-Amz-Bucket-Region"
+
+// NewBucketDriver returns the S3 driver for Buckets.
+func NewBucketDriver(opts ...Option) driver.Driver[*storagev1alpha1.Bucket] {
+	return &bucketDriver{opts: newOptions(opts)}
+}
+
+type bucketDriver struct {
+	opts options
+}
+
+// Connect returns an S3 client for the provider configuration. It makes no
+// network call.
+func (d *bucketDriver) Connect(ctx context.Context, cfg driver.Config) (driver.Client[*storagev1alpha1.Bucket], error) {
+	if p := cfg.Spec.Provider; p != "" && p != stratusv1alpha1.ProviderAWS {
+		return nil, driver.Terminalf("connect to S3: the provider configuration is for provider %s, not %s", p, stratusv1alpha1.ProviderAWS)
+	}
+	ac, err := awsConfig(ctx, cfg, d.opts.httpClient, config.WithRetryMaxAttempts(d.opts.maxAttempts))
+	if err != nil {
+		return nil, fmt.Errorf("connect to S3: %w", err)
+	}
+	endpoint := strings.TrimSuffix(cfg.Spec.Endpoint, "/")
+	client := s3.NewFromConfig(ac, func(o *s3.Options) {
+		if endpoint != "" {
+			// Set again here: the environment's AWS_ENDPOINT_URL_S3 would
+			// otherwise take precedence over the configuration's endpoint.
+			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	return &bucketClient{s3: client, region: ac.Region, endpoint: endpoint}, nil
+}
+
+// bucketClient manages buckets with one account's credentials.
+type bucketClient struct {
+	s3 *s3.Client
+	// region is the configuration's region, for requests that name none.
+	region string
+	// endpoint is the configuration's endpoint, empty for AWS.
+	endpoint string
+}
+
+type bucketRequest = driver.Request[*storagev1alpha1.Bucket]
+
+// target returns the name and region of the bucket a request is about.
+func (c *bucketClient) target(req bucketRequest) (name, region string, err error) {
+	name = req.ExternalName
+	if name == "" {
+		name = req.Object.Spec.BucketName
+	}
+	if name == "" {
+		return "", "", driver.Terminalf("the bucket has no name: set spec.bucketName or the %s annotation",
+			stratusv1alpha1.AnnotationExternalName)
+	}
+	region = req.Region
+	if region == "" {
+		region = c.region
+	}
+	return name, region, nil
+}
+
+// in returns the call option that sends a request to a region.
+func in(region string) func(*s3.Options) {
+	return func(o *s3.Options) { o.Region = region }
+}
+
+// Observe reads the bucket and its settings, compares them with the spec and
+// records them in status.atProvider.
+func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.Observation, error) {
+	name, region, err := c.target(req)
+	if err != nil {
+		return driver.Observation{}, err
+	}
+	exists, err := c.headBucket(ctx, name, region)
+	if err != nil {
+		return driver.Observation{}, err
+	}
+	if !exists {
+		req.Object.Status.AtProvider = storagev1alpha1.BucketObservation{}
+		return driver.Observation{}, nil
+	}
+	st, err := c.readBucket(ctx, name, region)
+	if err != nil {
+		return driver.Observation{}, err
+	}
+
+	spec := req.Object.Spec
+	req.Object.Status.AtProvider = c.atProvider(name, st)
+	obs := driver.Observation{
+		Exists:     true,
+		Available:  true,
+		Drift:      drift(spec, st),
+		Connection: c.connection(name, region),
+	}
+	for _, f := range []string{featureVersioning, featureEncryption, featurePublicAccess, featureLifecycle, featureLabels} {
+		if st.unsupported[f] {
+			obs.Unsupported = append(obs.Unsupported, f)
+		}
+	}
+	return obs, nil
+}
+
+// headBucket reports whether the bucket exists and can be reached in region.
+func (c *bucketClient) headBucket(ctx context.Context, name, region string) (bool, error) {
+	out, err := c.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)}, in(region))
+	if err == nil {
+		if r := aws.ToString(out.BucketRegion); r != "" && r != region {
+			return false, regionMismatch(name, r, region)
+		}
+		return true, nil
+	}
+	if r := responseHeader(err, bucketRegionHeader); r != "" && r != region {
+		return false, regionMismatch(name, r, region)
+	}
+	if status := httpStatus(err); status == http.StatusNotFound || status == http.StatusForbidden {
+		// A HEAD response has no body, hence no error code: ask again with a
+		// GET to learn whether the bucket is missing or the credentials or
+		// permissions are wrong. versitygw, for one, answers a HEAD signed
+		// with an unknown access key with 404.
+		_, gerr := c.s3.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(name)}, in(region))
+		switch {
+		case gerr == nil:
+			if status == http.StatusNotFound {
+				return true, nil
+			}
+		case isNoSuchBucket(gerr), status == http.StatusNotFound && isNotImplemented(gerr):
+			return false, nil
+		default:
+			err = gerr
+		}
+	}
+	return false, wrapf(err, "head bucket %q", name)
+}
+
+// readBucket reads the bucket's region and settings. A setting the endpoint
+// does not implement is marked unsupported.
+func (c *bucketClient) readBucket(ctx context.Context, name, region string) (bucketState, error) {
+	st := bucketState{region: region, unsupported: map[string]bool{}}
+	bucket := aws.String(name)
+
+	loc, err := c.s3.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: bucket}, in(region))
+	switch {
+	case err == nil:
+		st.region = locationRegion(loc.LocationConstraint)
+		if st.region != region {
+			return st, regionMismatch(name, st.region, region)
+		}
+	case isNotImplemented(err):
+	default:
+		return st, wrapf(err, "get location of bucket %q", name)
+	}
+
+	ver, err := c.s3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: bucket}, in(region))
+	if found, err := st.setting(featureVersioning, err); err != nil {
+		return st, wrapf(err, "get versioning of bucket %q", name)
+	} else if found {
+		st.versioning = string(ver.Status)
+	}
+
+	enc, err := c.s3.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: bucket}, in(region))
+	if found, err := st.setting(featureEncryption, err, codeNoEncryption); err != nil {
+		return st, wrapf(err, "get encryption of bucket %q", name)
+	} else if found && enc.ServerSideEncryptionConfiguration != nil {
+		st.encryption = enc.ServerSideEncryptionConfiguration.Rules
+	}
+
+	pab, err := c.s3.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: bucket}, in(region))
+	if found, err := st.setting(featurePublicAccess, err, codeNoPublicAccessBlock); err != nil {
+		return st, wrapf(err, "get public access block of bucket %q", name)
+	} else if found {
+		st.publicAccess = pab.PublicAccessBlockConfiguration
+	}
+
+	lc, err := c.s3.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: bucket}, in(region))
+	if found, err := st.setting(featureLifecycle, err, codeNoLifecycle); err != nil {
+		return st, wrapf(err, "get lifecycle of bucket %q", name)
+	} else if found {
+		st.lifecycle = lc.Rules
+	}
+
+	tags, err := c.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: bucket}, in(region))
+	if found, err := st.setting(featureLabels, err, codeNoTagSet); err != nil {
+		return st, wrapf(err, "get tags of bucket %q", name)
+	} else if found {
+		st.tags = tags.TagSet
+	}
+	return st, nil
+}
+
+// setting interprets the error of the call that read a feature's setting:
+// found is true when the call succeeded; an error with one of the
+// notConfigured codes means the setting is not configured, and 501 that the
+// endpoint does not implement the feature. Other errors are returned.
+func (st *bucketState) setting(feature string, err error, notConfigured ...string) (found bool, _ error) {
+	switch {
+	case err == nil:
+		return true, nil
+	case hasCode(err, notConfigured...):
+		return false, nil
+	case isNotImplemented(err):
+		st.unsupported[feature] = true
+		return false, nil
+	}
+	return false, err
+}
+
+// atProvider describes what was observed of the bucket.
+func (c *bucketClient) atProvider(name string, st bucketState) storagev1alpha1.BucketObservation {
+	algorithm, keyID := encryptionAlgorithm(st.encryption)
+	o := storagev1alpha1.BucketObservation{
+		Name:            name,
+		Region:          st.region,
+		Versioning:      st.versioning,
+		Encryption:      algorithm,
+		EncryptionKeyID: keyID,
+		LifecycleRules:  int32(len(st.lifecycle)),
+		Labels:          tagMap(st.tags),
+		URL:             c.bucketURL(name, st.region),
+	}
+	if !st.unsupported[featurePublicAccess] {
+		o.PublicAccessBlocked = aws.Bool(publicAccessBlocked(st.publicAccess))
+	}
+	return o
+}
+
+// connection returns the bucket's connection details.
+func (c *bucketClient) connection(name, region string) driver.ConnectionDetails {
+	return driver.ConnectionDetails{
+		ConnectionBucket:   []byte(name),
+		ConnectionRegion:   []byte(region),
+		ConnectionEndpoint: []byte(c.serviceEndpoint(region)),
+	}
+}
+
+// serviceEndpoint returns the S3 endpoint clients of the bucket should use.
+func (c *bucketClient) serviceEndpoint(region string) string {
+	if c.endpoint != "" {
+		return c.endpoint
+	}
+	return "https://s3." + region + "." + awsDomain(region)
+}
+
+// bucketURL returns the URL of the bucket: path-style under a configured
+// endpoint, virtual-hosted-style on AWS.
+func (c *bucketClient) bucketURL(name, region string) string {
+	if c.endpoint != "" {
+		return c.endpoint + "/" + name
+	}
+	return "https://" + name + ".s3." + region + "." + awsDomain(region)
+}
+
+// awsDomain returns the domain of AWS endpoints in a region.
+func awsDomain(region string) string {
+	if strings.HasPrefix(region, "cn-") {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
+}
+
+// locationRegion returns the region a GetBucketLocation answer names: empty
+// means us-east-1, and EU is the old name of eu-west-1.
+func locationRegion(c types.BucketLocationConstraint) string {
+	switch c {
+	case "":
+		return "us-east-1"
+	case types.BucketLocationConstraintEu:
+		return "eu-west-1"
+	}
+	return string(c)
+}
+
+// regionMismatch is the error of a bucket found in another region than the
+// spec's.
+func regionMismatch(name, actual, desired string) error {
+	return driver.Terminalf("bucket %q is in region %q, not %q: the region of a bucket cannot be changed; set spec.region to %q or choose another spec.bucketName",
+		name, actual, desired, actual)
+}
+
+// responseHeader returns a header of the response that caused err.
+func responseHeader(err error, key string) string {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.Header.Get(key)
+	}
+	return ""
+}
+
+// Create creates the bucket, or adopts it when this account already owns
+// it, and applies every setting of the spec.
+func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
+	name, region, err := c.target(req)
+	if err != nil {
+		return nil, err
+	}
+	input := &s3.CreateBucketInput{Bucket: aws.String(name)}
+	if region != "us-east-1" {
+		input.CreateBucketConfiguration = &types.CreateBucketConfiguration{
+			LocationConstraint: types.BucketLocationConstraint(region),
+		}
+	}
+	_, err = c.s3.CreateBucket(ctx, input, in(region))
+	switch {
+	case err == nil, hasCode(err, codeBucketAlreadyOwnedByYou):
+	case hasCode(err, codeBucketAlreadyExists):
+		return nil, driver.Terminalf("bucket name %q is taken by another account: choose another spec.bucketName", name)
+	default:
+		return nil, wrapf(err, "create bucket %q in region %q", name, region)
+	}
+	if err := c.apply(ctx, req.Object.Spec, name, region); err != nil {
+		return nil, err
+	}
+	return c.connection(name, region), nil
+}
+
+// Update applies every setting of the spec to the bucket.
+func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
+	name, region, err := c.target(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.apply(ctx, req.Object.Spec, name, region); err != nil {
+		return nil, err
+	}
+	return c.connection(name, region), nil
+}
+
+// apply writes every setting of spec to the bucket. Writing a setting that
+// is already in place changes nothing. Features the endpoint does not
+// implement are skipped: Observe reports them.
+func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpec, name, region string) error {
+	bucket := aws.String(name)
+	opt := in(region)
+
+	// Versioning. A bucket that was never versioned is left so when the spec
+	// disables versioning: suspending would make it a versioned bucket.
+	if desiredVersioning(spec) == storagev1alpha1.VersioningEnabled {
+		_, err := c.s3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+			Bucket:                  bucket,
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+		}, opt)
+		if err := unlessUnsupported(err); err != nil {
+			return wrapf(err, "put versioning of bucket %q", name)
+		}
+	} else {
+		ver, err := c.s3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: bucket}, opt)
+		if err := unlessUnsupported(err); err != nil {
+			return wrapf(err, "get versioning of bucket %q", name)
+		}
+		if err == nil && ver.Status == types.BucketVersioningStatusEnabled {
+			_, err := c.s3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+				Bucket:                  bucket,
+				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended},
+			}, opt)
+			if err := unlessUnsupported(err); err != nil {
+				return wrapf(err, "put versioning of bucket %q", name)
+			}
+		}
+	}
+
+	rule := desiredEncryptionRule(spec)
+	_, err := c.s3.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
+		Bucket:                            bucket,
+		ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{rule}},
+	}, opt)
+	if err := unlessUnsupported(err); err != nil {
+		return wrapf(err, "put encryption of bucket %q", name)
+	}
+
+	if desiredPublicAccess(spec) == storagev1alpha1.PublicAccessBlocked {
+		_, err := c.s3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
+			Bucket:                         bucket,
+			PublicAccessBlockConfiguration: blockAllPublicAccess(),
+		}, opt)
+		if err := unlessUnsupported(err); err != nil {
+			return wrapf(err, "put public access block of bucket %q", name)
+		}
+	} else {
+		_, err := c.s3.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: bucket}, opt)
+		if err := unlessUnsupported(err, codeNoPublicAccessBlock); err != nil {
+			return wrapf(err, "delete public access block of bucket %q", name)
+		}
+	}
+
+	if len(spec.Lifecycle) > 0 {
+		_, err := c.s3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+			Bucket:                 bucket,
+			LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: desiredLifecycleRules(spec.Lifecycle)},
+		}, opt)
+		if err := unlessUnsupported(err); err != nil {
+			return wrapf(err, "put lifecycle of bucket %q", name)
+		}
+	} else {
+		_, err := c.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: bucket}, opt)
+		if err := unlessUnsupported(err, codeNoLifecycle); err != nil {
+			return wrapf(err, "delete lifecycle of bucket %q", name)
+		}
+	}
+
+	if len(spec.Labels) > 0 {
+		_, err := c.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{
+			Bucket:  bucket,
+			Tagging: &types.Tagging{TagSet: desiredTags(spec.Labels)},
+		}, opt)
+		if err := unlessUnsupported(err); err != nil {
+			return wrapf(err, "put tags of bucket %q", name)
+		}
+	} else {
+		_, err := c.s3.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: bucket}, opt)
+		if err := unlessUnsupported(err, codeNoTagSet); err != nil {
+			return wrapf(err, "delete tags of bucket %q", name)
+		}
+	}
+	return nil
+}
+
+// unlessUnsupported returns err, or nil when it says that the endpoint does
+// not implement the call or has one of the given codes.
+func unlessUnsupported(err error, okCodes ...string) error {
+	if err == nil || isNotImplemented(err) || hasCode(err, okCodes...) {
+		return nil
+	}
+	return err
+}
+
+// Delete deletes the bucket. Unless spec.forceDestroy is set, a bucket that
+// holds any object or object version is left alone and the deletion is
+// blocked; with it, every object version and delete marker is deleted first.
+func (c *bucketClient) Delete(ctx context.Context, req bucketRequest) error {
+	name, region, err := c.target(req)
+	if err != nil {
+		return err
+	}
+	bucket := aws.String(name)
+	opt := in(region)
+
+	// A bucket that was ever versioned may hold old versions and delete
+	// markers that a plain listing does not show.
+	versioned := false
+	ver, err := c.s3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: bucket}, opt)
+	switch {
+	case err == nil:
+		versioned = ver.Status != ""
+	case isNoSuchBucket(err):
+		return nil
+	case isNotImplemented(err):
+	default:
+		return wrapf(err, "get versioning of bucket %q", name)
+	}
+
+	if req.Object.Spec.ForceDestroy {
+		if err := c.emptyBucket(ctx, name, region, versioned); err != nil {
+			if isNoSuchBucket(err) {
+				return nil
+			}
+			return err
+		}
+	} else {
+		empty, err := c.isEmpty(ctx, name, region, versioned)
+		switch {
+		case isNoSuchBucket(err):
+			return nil
+		case err != nil:
+			return err
+		case !empty:
+			return driver.Blockedf("bucket %q still holds objects: empty it, or set spec.forceDestroy to true to delete them with the bucket", name)
+		}
+	}
+
+	_, err = c.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: bucket}, opt)
+	switch {
+	case err == nil, isNoSuchBucket(err):
+		return nil
+	case hasCode(err, codeBucketNotEmpty):
+		return driver.Blockedf("bucket %q still holds objects: empty it, or set spec.forceDestroy to true to delete them with the bucket", name)
+	}
+	return wrapf(err, "delete bucket %q", name)
+}
+
+// isNoSuchBucket reports whether err says the bucket does not exist.
+func isNoSuchBucket(err error) bool {
+	return hasCode(err, codeNoSuchBucket)
+}
+
+// isEmpty reports whether the bucket holds no object and, if versioned, no
+// object version or delete marker.
+func (c *bucketClient) isEmpty(ctx context.Context, name, region string, versioned bool) (bool, error) {
+	objs, err := c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(name), MaxKeys: aws.Int32(1)}, in(region))
+	if err != nil {
+		return false, wrapf(err, "list objects of bucket %q", name)
+	}
+	if len(objs.Contents) > 0 || aws.ToInt32(objs.KeyCount) > 0 {
+		return false, nil
+	}
+	if !versioned {
+		return true, nil
+	}
+	vers, err := c.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(name), MaxKeys: aws.Int32(1)}, in(region))
+	if err != nil {
+		return false, wrapf(err, "list object versions of bucket %q", name)
+	}
+	return len(vers.Versions) == 0 && len(vers.DeleteMarkers) == 0, nil
+}
+
+// emptyBucket deletes every object and, if the bucket is versioned, every
+// object version and delete marker, in batches of up to deleteBatchSize. It
+// gives up, with an error saying that the deletion goes on, after
+// maxDeleteBatches batches.
+func (c *bucketClient) emptyBucket(ctx context.Context, name, region string, versioned bool) error {
+	deleted := 0
+	for range maxDeleteBatches {
+		// Each round lists from the start: the previous round deleted what
+		// came before.
+		var ids []types.ObjectIdentifier
+		if versioned {
+			out, err := c.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
+				Bucket: aws.String(name), MaxKeys: aws.Int32(deleteBatchSize),
+			}, in(region))
+			if err != nil {
+				return wrapf(err, "list object versions of bucket %q", name)
+			}
+			for _, v := range out.Versions {
+				ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+			}
+			for _, m := range out.DeleteMarkers {
+				ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+			}
+		} else {
+			out, err := c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+				Bucket: aws.String(name), MaxKeys: aws.Int32(deleteBatchSize),
+			}, in(region))
+			if err != nil {
+				return wrapf(err, "list objects of bucket %q", name)
+			}
+			for _, o := range out.Contents {
+				ids = append(ids, types.ObjectIdentifier{Key: o.Key})
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		for start := 0; start < len(ids); start += deleteBatchSize {
+			batch := ids[start:min(start+deleteBatchSize, len(ids))]
+			out, err := c.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+				Bucket: aws.String(name),
+				Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
+			}, in(region))
+			if err != nil {
+				return wrapf(err, "delete objects of bucket %q", name)
+			}
+			if len(out.Errors) > 0 {
+				e := out.Errors[0]
+				return fmt.Errorf("delete objects of bucket %q: %d of %d not deleted, the first %q: %s: %s",
+					name, len(out.Errors), len(batch), aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+			}
+			deleted += len(batch) - len(out.Errors)
+		}
+	}
+	return fmt.Errorf("empty bucket %q: deleted %d objects and versions, more remain: the deletion goes on at the next attempt", name, deleted)
+}

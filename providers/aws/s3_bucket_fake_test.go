@@ -1,0 +1,160 @@
+package aws
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
+)
+
+// fakeResponse is a canned S3 answer.
+type fakeResponse struct {
+	status int
+	code   string // the error code of an error document, if any
+	header map[string]string
+	body   string // a success body
+}
+
+// fakeS3 serves canned answers keyed by method and subresource, such as
+// "HEAD", "GET location" or "PUT"; anything else is answered 500. It counts
+// the requests it gets. These answers are ones versitygw cannot be made to
+// give: throttling, buckets in other regions, names taken by other accounts.
+func fakeS3(t *testing.T, routes map[string]fakeResponse) (string, *atomic.Int64) {
+	t.Helper()
+	calls := &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		key := r.Method
+		for q := range r.URL.Query() {
+			if q != "x-id" {
+				key += " " + q
+			}
+		}
+		resp, ok := routes[key]
+		if !ok {
+			resp = fakeResponse{status: http.StatusInternalServerError, code: "InternalError"}
+		}
+		for k, v := range resp.header {
+			w.Header().Set(k, v)
+		}
+		body := resp.body
+		if resp.code != "" && r.Method != http.MethodHead {
+			body = fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>canned %s</Message><RequestId>FAKE</RequestId></Error>`, resp.code, resp.code)
+		}
+		if body != "" {
+			w.Header().Set("Content-Type", "application/xml")
+		}
+		w.WriteHeader(resp.status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, calls
+}
+
+func TestBucketFakeAnswers(t *testing.T) {
+	location := func(region string) string {
+		return `<?xml version="1.0" encoding="UTF-8"?><LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` + region + `</LocationConstraint>`
+	}
+	type want struct {
+		Kind   string // classification of the error, "" for none
+		Err    string // a substring of the error
+		Exists bool
+		Calls  int64
+	}
+	cases := map[string]struct {
+		reason      string
+		routes      map[string]fakeResponse
+		call        string // Observe or Create
+		maxAttempts int
+		want        want
+	}{
+		"HeadThrottled": {
+			reason:      "A HEAD answered 503 without a body (S3's SlowDown to HEAD) is throttling, after the SDK's attempts.",
+			routes:      map[string]fakeResponse{"HEAD": {status: 503}},
+			call:        "Observe",
+			maxAttempts: 2,
+			want:        want{Kind: "Throttled", Err: `head bucket "fake-bucket"`, Calls: 2},
+		},
+		"GetSlowDown": {
+			reason:      "503 SlowDown is throttling; with one attempt the SDK does not retry.",
+			routes:      map[string]fakeResponse{"HEAD": {status: 200}, "GET location": {status: 503, code: "SlowDown"}},
+			call:        "Observe",
+			maxAttempts: 1,
+			want:        want{Kind: "Throttled", Err: `get location of bucket "fake-bucket"`, Calls: 2},
+		},
+		"RegionRedirect": {
+			reason: "A bucket S3 redirects to another region cannot be moved: terminal.",
+			routes: map[string]fakeResponse{"HEAD": {status: 301, header: map[string]string{"X-Amz-Bucket-Region": "eu-west-1"}}},
+			call:   "Observe",
+			want:   want{Kind: "Terminal", Err: `bucket "fake-bucket" is in region "eu-west-1", not "us-east-1": the region of a bucket cannot be changed`, Calls: 1},
+		},
+		"RegionFromLocation": {
+			reason: "A bucket whose location is another region cannot be moved: terminal.",
+			routes: map[string]fakeResponse{"HEAD": {status: 200}, "GET location": {status: 200, body: location("eu-west-1")}},
+			call:   "Observe",
+			want:   want{Kind: "Terminal", Err: `is in region "eu-west-1", not "us-east-1"`, Calls: 2},
+		},
+		"AccessDenied": {
+			reason: "A HEAD refused with 403 is asked again with a GET; an access denial is retried, not bad credentials.",
+			routes: map[string]fakeResponse{"HEAD": {status: 403}, "GET location": {status: 403, code: "AccessDenied"}},
+			call:   "Observe",
+			want:   want{Kind: "Retry", Err: `head bucket "fake-bucket": operation error S3: GetBucketLocation`, Calls: 2},
+		},
+		"MissingConfirmed": {
+			reason: "A HEAD answered 404 is confirmed by a GET before the bucket is reported missing.",
+			routes: map[string]fakeResponse{"HEAD": {status: 404}, "GET location": {status: 404, code: "NoSuchBucket"}},
+			call:   "Observe",
+			want:   want{Calls: 2},
+		},
+		"NameTaken": {
+			reason: "A name another account owns needs another spec.bucketName: terminal.",
+			routes: map[string]fakeResponse{"PUT": {status: 409, code: "BucketAlreadyExists"}},
+			call:   "Create",
+			want:   want{Kind: "Terminal", Err: `bucket name "fake-bucket" is taken by another account: choose another spec.bucketName`, Calls: 1},
+		},
+		"InvalidName": {
+			reason: "A name S3 refuses needs a spec change: terminal.",
+			routes: map[string]fakeResponse{"PUT": {status: 400, code: "InvalidBucketName"}},
+			call:   "Create",
+			want:   want{Kind: "Terminal", Err: `create bucket "fake-bucket" in region "us-east-1"`, Calls: 1},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			endpoint, calls := fakeS3(t, tc.routes)
+			opts := []Option{WithHTTPClient(&http.Client{})}
+			if tc.maxAttempts > 0 {
+				opts = append(opts, WithMaxAttempts(tc.maxAttempts))
+			}
+			c := connect(t, endpoint, "AKIDFAKE", "fake-secret", opts...)
+			req := requestFor(newBucket("fake-bucket", storagev1alpha1.BucketSpec{}))
+
+			var got want
+			var err error
+			switch tc.call {
+			case "Observe":
+				o, oerr := c.Observe(t.Context(), req)
+				got.Exists, err = o.Exists, oerr
+			case "Create":
+				_, err = c.Create(t.Context(), req)
+			}
+			if err != nil {
+				got.Kind, got.Err = kind(err), err.Error()
+				if strings.Contains(got.Err, tc.want.Err) {
+					got.Err = tc.want.Err
+				}
+			}
+			got.Calls = calls.Load()
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\n%s(...): -want, +got:\n%s", tc.reason, tc.call, diff)
+			}
+		})
+	}
+}
