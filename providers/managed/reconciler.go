@@ -28,21 +28,21 @@ import (
 
 // Event reasons.
 const (
-	reasonCreatedExternalResource   = "CreatedExternalResource"
-	reasonUpdatedExternalResource   = "UpdatedExternalResource"
-	reasonDeletedExternalResource   = "DeletedExternalResource"
-	reasonOrphanedExternalResource  = "OrphanedExternalResource"
-	reasonAdoptedExternalResource   = "AdoptedExternalResource"
-	reasonDriftDetected             = "DriftDetected"
-	reasonDriftCorrected            = "DriftCorrected"
-	reasonCannotObserve             = "CannotObserveExternalResource"
-	reasonCannotCreate              = "CannotCreateExternalResource"
-	reasonCannotUpdate              = "CannotUpdateExternalResource"
-	reasonCannotDelete              = "CannotDeleteExternalResource"
-	reasonCannotConnect             = "CannotConnectToProvider"
-	reasonCannotPublishConnection   = "CannotPublishConnectionDetails"
-	reasonDeletionBlockedEvent      = "DeletionBlocked"
-	reasonUnsupportedFeaturesEvent  = "UnsupportedFeatures"
+	reasonCreatedExternalResource  = "CreatedExternalResource"
+	reasonUpdatedExternalResource  = "UpdatedExternalResource"
+	reasonDeletedExternalResource  = "DeletedExternalResource"
+	reasonOrphanedExternalResource = "OrphanedExternalResource"
+	reasonAdoptedExternalResource  = "AdoptedExternalResource"
+	reasonDriftDetected            = "DriftDetected"
+	reasonDriftCorrected           = "DriftCorrected"
+	reasonCannotObserve            = "CannotObserveExternalResource"
+	reasonCannotCreate             = "CannotCreateExternalResource"
+	reasonCannotUpdate             = "CannotUpdateExternalResource"
+	reasonCannotDelete             = "CannotDeleteExternalResource"
+	reasonCannotConnect            = "CannotConnectToProvider"
+	reasonCannotPublishConnection  = "CannotPublishConnectionDetails"
+	reasonDeletionBlockedEvent     = "DeletionBlocked"
+	reasonUnsupportedFeaturesEvent = "UnsupportedFeatures"
 )
 
 // Kind describes one managed-resource kind to the generic reconciler.

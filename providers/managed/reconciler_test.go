@@ -310,9 +310,11 @@ func TestReconcile(t *testing.T) {
 		},
 		{
 			reason: "a paused object is not reconciled",
-			bucket: newBucket(func(b *storagev1alpha1.Bucket) { b.Annotations = map[string]string{stratusv1alpha1.AnnotationPaused: "true"} }),
-			cloud:  &cloud{},
-			want:   outcome{Synced: "False/ReconcilePaused", Ready: "<none>"},
+			bucket: newBucket(func(b *storagev1alpha1.Bucket) {
+				b.Annotations = map[string]string{stratusv1alpha1.AnnotationPaused: "true"}
+			}),
+			cloud: &cloud{},
+			want:  outcome{Synced: "False/ReconcilePaused", Ready: "<none>"},
 		},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,227 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
+	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/driver"
+)
+
+// Defaults of a driver's connection pool.
+const (
+	// defaultMaxConns bounds the connections one ProviderConfig opens to the
+	// server: a reconcile makes a few short statements at a time.
+	defaultMaxConns = 4
+	// defaultConnectTimeout bounds establishing one connection.
+	defaultConnectTimeout = 10 * time.Second
+)
+
+// Defaults of the PostgreSQL connection block, as the CRD defaults them.
+const (
+	defaultPort          = 5432
+	defaultSSLMode       = "prefer"
+	defaultAdminDatabase = "postgres"
+)
+
+// Keys of the ProviderConfig's credentials Secret.
+const (
+	CredentialsUsernameKey = "username"
+	CredentialsPasswordKey = "password"
+)
+
+// Keys of the connection details the driver publishes.
+const (
+	ConnectionHostKey     = "host"
+	ConnectionPortKey     = "port"
+	ConnectionUserKey     = "user"
+	ConnectionPasswordKey = "password"
+	ConnectionDatabaseKey = "database"
+	ConnectionSSLModeKey  = "sslmode"
+	ConnectionURIKey      = "uri"
+)
+
+// generatedPasswordLength is the length of the owner passwords
+// GenerateCredentials makes: 32 alphanumeric characters, about 190 bits.
+const generatedPasswordLength = 32
+
+// options configure a driver.
+type options struct {
+	maxConns       int32
+	connectTimeout time.Duration
+}
+
+// Option configures the driver NewDatabaseDriver returns.
+type Option func(*options)
+
+// WithMaxConns sets the most connections a client opens to the server;
+// values below 1 are ignored. The default is 4.
+func WithMaxConns(n int32) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxConns = n
+		}
+	}
+}
+
+// WithConnectTimeout bounds establishing each connection; values of zero or
+// less are ignored. The default is 10s.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.connectTimeout = d
+		}
+	}
+}
+
+// NewDatabaseDriver returns the driver that manages a Database as a database
+// and its owner role on the PostgreSQL server a ProviderConfig names.
+func NewDatabaseDriver(opts ...Option) driver.Driver[*databasev1alpha1.Database] {
+	o := options{maxConns: defaultMaxConns, connectTimeout: defaultConnectTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return driver.DriverFunc[*databasev1alpha1.Database](func(ctx context.Context, cfg driver.Config) (driver.Client[*databasev1alpha1.Database], error) {
+		c, err := connect(ctx, cfg, o)
+		if err != nil {
+			return nil, err // not a nil *client in a non-nil interface
+		}
+		return c, nil
+	})
+}
+
+// server is where the admin connects, with the CRD's defaults applied.
+type server struct {
+	host          string
+	port          int32
+	sslMode       string
+	adminDatabase string
+}
+
+// address is host:port, for messages.
+func (s server) address() string {
+	return net.JoinHostPort(s.host, strconv.Itoa(int(s.port)))
+}
+
+// connect opens a pool to the server cfg names and pings it once.
+func connect(ctx context.Context, cfg driver.Config, o options) (*client, error) {
+	if cfg.Spec.Provider != "" && cfg.Spec.Provider != stratusv1alpha1.ProviderPostgreSQL {
+		return nil, driver.Terminalf("cannot connect: the provider configuration is for provider %s, not PostgreSQL", cfg.Spec.Provider)
+	}
+	pg := cfg.Spec.PostgreSQL
+	if pg == nil || pg.Host == "" {
+		return nil, driver.Terminalf("cannot connect: the provider configuration has no spec.postgresql.host: set it to the PostgreSQL server's address")
+	}
+	srv := server{host: pg.Host, port: pg.Port, sslMode: pg.SSLMode, adminDatabase: pg.AdminDatabase}
+	if srv.port == 0 {
+		srv.port = defaultPort
+	}
+	if srv.sslMode == "" {
+		srv.sslMode = defaultSSLMode
+	}
+	if srv.adminDatabase == "" {
+		srv.adminDatabase = defaultAdminDatabase
+	}
+	var user, password string
+	for _, cred := range []struct {
+		key string
+		dst *string
+	}{{CredentialsUsernameKey, &user}, {CredentialsPasswordKey, &password}} {
+		v := cfg.Credentials[cred.key]
+		if len(v) == 0 {
+			// The Secret can be fixed at any time: retry with backoff.
+			return nil, driver.BadCredentials(fmt.Errorf("cannot connect to PostgreSQL server %s: the credentials Secret has no key %q: add the admin user's %s under it", srv.address(), cred.key, cred.key))
+		}
+		*cred.dst = string(v)
+	}
+
+	dsn := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, password),
+		Host:     srv.address(),
+		Path:     "/" + srv.adminDatabase,
+		RawPath:  "/" + url.PathEscape(srv.adminDatabase),
+		RawQuery: url.Values{"sslmode": {srv.sslMode}}.Encode(),
+	}
+	poolCfg, err := pgxpool.ParseConfig(dsn.String())
+	if err != nil {
+		// The error may quote the connection string, password included.
+		return nil, driver.Terminalf("cannot connect to PostgreSQL server %s: invalid connection settings (host, port, sslMode, adminDatabase)", srv.address())
+	}
+	poolCfg.MaxConns = o.maxConns
+	poolCfg.ConnConfig.ConnectTimeout = o.connectTimeout
+	poolCfg.ConnConfig.RuntimeParams["application_name"] = "stratus"
+
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to PostgreSQL server %s: %w", srv.address(), err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, classify(err, fmt.Sprintf("cannot connect to PostgreSQL server %s as %q", srv.address(), user), "")
+	}
+	return &client{pool: pool, server: srv, adminUser: user}, nil
+}
+
+// client manages databases on one server. It implements io.Closer and
+// driver.CredentialGenerator.
+type client struct {
+	pool      *pgxpool.Pool
+	server    server
+	adminUser string
+}
+
+var (
+	_ driver.Client[*databasev1alpha1.Database] = (*client)(nil)
+	_ driver.CredentialGenerator                = (*client)(nil)
+)
+
+// Close closes the connection pool.
+func (c *client) Close() error {
+	c.pool.Close()
+	return nil
+}
+
+// GenerateCredentials returns a new owner password.
+func (c *client) GenerateCredentials() (driver.ConnectionDetails, error) {
+	p, err := randomAlphanumeric(generatedPasswordLength)
+	if err != nil {
+		return nil, fmt.Errorf("cannot generate a password: %w", err)
+	}
+	return driver.ConnectionDetails{ConnectionPasswordKey: []byte(p)}, nil
+}
+
+// randomAlphanumeric returns n characters drawn uniformly from [A-Za-z0-9]
+// with crypto/rand.
+func randomAlphanumeric(n int) (string, error) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	// Bytes at or above the largest multiple of len(alphabet) are rejected,
+	// so that every character is equally likely.
+	const limit = 256 - 256%len(alphabet)
+	out := make([]byte, 0, n)
+	buf := make([]byte, 2*n)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		for _, b := range buf {
+			if int(b) < limit && len(out) < n {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
+	}
+	return string(out), nil
+}
+
+// errNoPassword is returned when the connection Secret lacks the owner's
+// password, which the reconciler generates before Create.
+var errNoPassword = errors.New("the connection Secret has no password for the owner role (the reconciler generates one before Create)")
