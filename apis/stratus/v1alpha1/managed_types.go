@@ -64,7 +64,7 @@ const (
 
 // Reasons of the FeaturesSupported condition.
 const (
-	ReasonAllSupported       = "AllSupported"
+	ReasonAllSupported         = "AllSupported"
 	ReasonEndpointLacksFeature = "EndpointLacksFeature"
 )
 
