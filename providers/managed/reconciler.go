@@ -206,6 +206,8 @@ func (r *Reconciler[T]) observe(ctx context.Context, op operation[T]) (driver.Ob
 	if err != nil {
 		return obs, fmt.Errorf("observe %s %q: %w", strings.ToLower(r.gvk.Kind), req.ExternalName, err)
 	}
+	ctrl.LoggerFrom(ctx).V(1).Info("observed", "externalName", req.ExternalName, "exists", obs.Exists,
+		"available", obs.Available, "drift", len(obs.Drift), "unsupported", obs.Unsupported)
 	return obs, nil
 }
 
@@ -248,7 +250,7 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 	if err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotCreate, fmt.Errorf("create %s %q: %w", kind, req.ExternalName, err))
 	}
-	r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonCreatedExternalResource, "Create", "created %s %q", kind, req.ExternalName)
+	r.event(ctx, mr, corev1.EventTypeNormal, reasonCreatedExternalResource, "Create", "created %s %q", kind, req.ExternalName)
 	if err := r.patchMeta(ctx, mr, func(o client.Object) {
 		setAnnotations(o, map[string]string{stratusv1alpha1.AnnotationCreateSucceeded: r.now().UTC().Format(time.RFC3339)})
 	}); err != nil {
@@ -307,7 +309,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 		if err := r.patchMeta(ctx, mr, func(o client.Object) { controllerutil.AddFinalizer(o, stratusv1alpha1.Finalizer) }); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adopt %s %q: %w", kind, req.ExternalName, err)
 		}
-		r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonAdoptedExternalResource, "Adopt", "adopted existing %s %q", kind, req.ExternalName)
+		r.event(ctx, mr, corev1.EventTypeNormal, reasonAdoptedExternalResource, "Adopt", "adopted existing %s %q", kind, req.ExternalName)
 	}
 
 	// Drift is a difference from a spec that has not changed since it was
@@ -322,13 +324,13 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 			if observeOnly {
 				action = "not correcting it: management policy is ObserveOnly"
 			}
-			r.recorder.Eventf(mr, nil, corev1.EventTypeWarning, reasonDriftDetected, "Observe", "%s %q differs from the spec in %s; %s", kind, req.ExternalName, describeDrift(obs.Drift), action)
+			r.event(ctx, mr, corev1.EventTypeWarning, reasonDriftDetected, "Observe", "%s %q differs from the spec in %s; %s", kind, req.ExternalName, describeDrift(obs.Drift), action)
 		}
 		status.Drift = obs.Drift
 	} else {
 		status.Drift = nil
 	}
-	r.setFeatures(mr, obs.Unsupported)
+	r.setFeatures(ctx, mr, obs.Unsupported)
 
 	if !obs.UpToDate() && !observeOnly {
 		if err := op.rc.limiter.Wait(ctx); err != nil {
@@ -339,9 +341,9 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 			return r.fail(ctx, mr, op.rc.key, reasonCannotUpdate, fmt.Errorf("update %s %q: %w", kind, req.ExternalName, err))
 		}
 		if outOfBand {
-			r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonDriftCorrected, "Update", "corrected drift of %s %q in %s", kind, req.ExternalName, fieldsOf(obs.Drift))
+			r.event(ctx, mr, corev1.EventTypeNormal, reasonDriftCorrected, "Update", "corrected drift of %s %q in %s", kind, req.ExternalName, fieldsOf(obs.Drift))
 		} else {
-			r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonUpdatedExternalResource, "Update", "updated %s %q: %s", kind, req.ExternalName, fieldsOf(obs.Drift))
+			r.event(ctx, mr, corev1.EventTypeNormal, reasonUpdatedExternalResource, "Update", "updated %s %q: %s", kind, req.ExternalName, fieldsOf(obs.Drift))
 		}
 		if _, err := r.secrets.write(ctx, mr, op.connName, details); err != nil {
 			return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
@@ -390,13 +392,13 @@ func (r *Reconciler[T]) delete(ctx context.Context, mr T, op operation[T], obs d
 	if driver.IsBlocked(err) {
 		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeletionBlocked, err.Error())
 		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonReconcileSuccess, "deletion is blocked; retrying at the poll interval")
-		r.recorder.Eventf(mr, nil, corev1.EventTypeWarning, reasonDeletionBlockedEvent, "Delete", "%s", err.Error())
+		r.event(ctx, mr, corev1.EventTypeWarning, reasonDeletionBlockedEvent, "Delete", "%s", err.Error())
 		return ctrl.Result{RequeueAfter: min(r.pollInterval(mr), r.opts.BlockedRetryInterval)}, nil
 	}
 	if err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, fmt.Errorf("delete %s %q: %w", kind, req.ExternalName, err))
 	}
-	r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonDeletedExternalResource, "Delete", "deleted %s %q", kind, req.ExternalName)
+	r.event(ctx, mr, corev1.EventTypeNormal, reasonDeletedExternalResource, "Delete", "deleted %s %q", kind, req.ExternalName)
 	if obs, err = r.observe(ctx, op); err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotObserve, err)
 	}
@@ -419,7 +421,7 @@ func (r *Reconciler[T]) finalize(ctx context.Context, mr T, connName string, orp
 		return err
 	}
 	if orphaned && r.mayExist(mr) {
-		r.recorder.Eventf(mr, nil, corev1.EventTypeNormal, reasonOrphanedExternalResource, "Delete", "kept %s %q in the cloud (deletionPolicy Orphan or management policy ObserveOnly)",
+		r.event(ctx, mr, corev1.EventTypeNormal, reasonOrphanedExternalResource, "Delete", "kept %s %q in the cloud (deletionPolicy Orphan or management policy ObserveOnly)",
 			strings.ToLower(r.gvk.Kind), r.externalName(mr))
 	}
 	err := r.patchMeta(ctx, mr, func(o client.Object) { controllerutil.RemoveFinalizer(o, stratusv1alpha1.Finalizer) })
@@ -429,7 +431,7 @@ func (r *Reconciler[T]) finalize(ctx context.Context, mr T, connName string, orp
 // fail records err in the Synced condition and an Event, and says how to
 // retry: not at all for a terminal error (until the spec changes), with
 // backoff for anything else.
-func (r *Reconciler[T]) fail(_ context.Context, mr T, configKey, eventReason string, err error) (ctrl.Result, error) {
+func (r *Reconciler[T]) fail(ctx context.Context, mr T, configKey, eventReason string, err error) (ctrl.Result, error) {
 	reason := stratusv1alpha1.ReasonReconcileError
 	message := err.Error()
 	switch {
@@ -452,7 +454,7 @@ func (r *Reconciler[T]) fail(_ context.Context, mr T, configKey, eventReason str
 	if meta.FindStatusCondition(mr.ManagedStatus().Conditions, stratusv1alpha1.ConditionReady) == nil {
 		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonUnavailable, "not reconciled yet: "+reason)
 	}
-	r.recorder.Eventf(mr, nil, corev1.EventTypeWarning, eventReason, "Reconcile", "%s", message)
+	r.event(ctx, mr, corev1.EventTypeWarning, eventReason, "Reconcile", "%s", message)
 	if driver.IsTerminal(err) {
 		return ctrl.Result{}, nil
 	}
@@ -498,6 +500,12 @@ func (r *Reconciler[T]) pollInterval(mr T) time.Duration {
 	return wait.Jitter(d, r.opts.PollJitter)
 }
 
+// event records an Event a user must see, and logs it for operators.
+func (r *Reconciler[T]) event(ctx context.Context, mr T, eventType, reason, action, note string, args ...any) {
+	r.recorder.Eventf(mr, nil, eventType, reason, action, note, args...)
+	ctrl.LoggerFrom(ctx).Info(fmt.Sprintf(note, args...), "event", reason, "type", eventType)
+}
+
 func (r *Reconciler[T]) setCondition(mr T, typ string, status metav1.ConditionStatus, reason, message string) {
 	meta.SetStatusCondition(&mr.ManagedStatus().Conditions, metav1.Condition{
 		Type:               typ,
@@ -509,7 +517,7 @@ func (r *Reconciler[T]) setCondition(mr T, typ string, status metav1.ConditionSt
 }
 
 // setFeatures reports the features the endpoint lacks.
-func (r *Reconciler[T]) setFeatures(mr T, unsupported []string) {
+func (r *Reconciler[T]) setFeatures(ctx context.Context, mr T, unsupported []string) {
 	conds := &mr.ManagedStatus().Conditions
 	if len(unsupported) == 0 {
 		if meta.FindStatusCondition(*conds, stratusv1alpha1.ConditionFeaturesSupported) != nil {
@@ -519,7 +527,7 @@ func (r *Reconciler[T]) setFeatures(mr T, unsupported []string) {
 	}
 	msg := fmt.Sprintf("the endpoint does not implement %s; those settings are not applied", strings.Join(unsupported, ", "))
 	if c := meta.FindStatusCondition(*conds, stratusv1alpha1.ConditionFeaturesSupported); c == nil || c.Message != msg {
-		r.recorder.Eventf(mr, nil, corev1.EventTypeWarning, reasonUnsupportedFeaturesEvent, "Observe", "%s", msg)
+		r.event(ctx, mr, corev1.EventTypeWarning, reasonUnsupportedFeaturesEvent, "Observe", "%s", msg)
 	}
 	r.setCondition(mr, stratusv1alpha1.ConditionFeaturesSupported, metav1.ConditionFalse, stratusv1alpha1.ReasonEndpointLacksFeature, msg)
 }

@@ -42,7 +42,7 @@ const (
 )
 
 // Encryption configures encryption at rest.
-// +kubebuilder:validation:XValidation:rule="self.mode == 'CustomerManaged' ? has(self.keyID) && self.keyID != ” : !has(self.keyID)",message="keyID is required with mode CustomerManaged and not allowed with ProviderManaged"
+// +kubebuilder:validation:XValidation:rule="self.mode == 'CustomerManaged' ? has(self.keyID) && size(self.keyID) > 0 : !has(self.keyID)",message="keyID is required with mode CustomerManaged and not allowed with ProviderManaged"
 type Encryption struct {
 	// mode is ProviderManaged or CustomerManaged.
 	// +optional

@@ -186,7 +186,7 @@ type ProviderConfigList struct {
 
 // ClusterProviderConfig says how managed resources in any namespace reach a
 // cloud. Its credentials Secret must name a namespace.
-// +kubebuilder:validation:XValidation:rule="self.spec.credentials.source != 'Secret' || (has(self.spec.credentials.secretRef) && has(self.spec.credentials.secretRef.__namespace__) && self.spec.credentials.secretRef.__namespace__ != ”)",message="spec.credentials.secretRef.namespace is required on a ClusterProviderConfig"
+// +kubebuilder:validation:XValidation:rule="self.spec.credentials.source != 'Secret' || (has(self.spec.credentials.secretRef) && has(self.spec.credentials.secretRef.__namespace__) && size(self.spec.credentials.secretRef.__namespace__) > 0)",message="spec.credentials.secretRef.namespace is required on a ClusterProviderConfig"
 type ClusterProviderConfig struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
