@@ -3,6 +3,7 @@
 # versioned cache folder, and links it as bin/tools in the repository:
 #   kube-apiserver, etcd   the envtest control plane (KUBEBUILDER_ASSETS)
 #   versitygw              a real S3 server (posix backend)
+#   fake-gcs-server        a Cloud Storage emulator
 #   controller-gen         CRD, deepcopy and RBAC generation
 # Installs PostgreSQL with apt when the machine lacks it.
 # A warm cache makes this a no-op; a fresh machine needs about 10 minutes.
@@ -13,6 +14,7 @@ tools="$repo/test/tools"
 
 VERSITYGW_VERSION=v1.8.0
 CONTROLLER_GEN_VERSION=v0.23.0
+FAKE_GCS_SERVER_VERSION=v1.56.1
 
 # The cache key changes whenever a pinned version changes.
 key=$(cat "$tools/kube-apiserver/go.mod" "$tools/etcd/go.mod" "$0" | sha256sum | cut -c1-12)
@@ -34,6 +36,7 @@ build() { # name, then the command that writes $dir/name
 build kube-apiserver bash -c "cd '$tools/kube-apiserver' && CGO_ENABLED=0 go build -trimpath -o '$dir/kube-apiserver.tmp' k8s.io/kubernetes/cmd/kube-apiserver && mv '$dir/kube-apiserver.tmp' '$dir/kube-apiserver'"
 build etcd bash -c "cd '$tools/etcd' && CGO_ENABLED=0 go build -trimpath -o '$dir/etcd.tmp' . && mv '$dir/etcd.tmp' '$dir/etcd'"
 build versitygw bash -c "GOBIN='$dir/.gobin' CGO_ENABLED=0 go install github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION && mv '$dir/.gobin/versitygw' '$dir/versitygw'"
+build fake-gcs-server bash -c "GOBIN='$dir/.gobin' CGO_ENABLED=0 go install github.com/fsouza/fake-gcs-server@$FAKE_GCS_SERVER_VERSION && mv '$dir/.gobin/fake-gcs-server' '$dir/fake-gcs-server'"
 build controller-gen bash -c "GOBIN='$dir/.gobin' go install sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION && mv '$dir/.gobin/controller-gen' '$dir/controller-gen'"
 
 # PostgreSQL: the Debian server, run as the postgres user by the test harness.
