@@ -360,7 +360,14 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 	case obs.Available:
 		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionTrue, stratusv1alpha1.ReasonAvailable, fmt.Sprintf("%s %q is available", kind, req.ExternalName))
 	case obs.Exists:
-		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonUnavailable, fmt.Sprintf("%s %q is %s", kind, req.ExternalName, orDefault(obs.State, "not available yet")))
+		// Until it was first available, an unavailable resource is still
+		// being created (a long-running cloud operation); afterwards it is
+		// unavailable (modifying, in maintenance, ...).
+		reason := stratusv1alpha1.ReasonUnavailable
+		if c := meta.FindStatusCondition(status.Conditions, stratusv1alpha1.ConditionReady); c == nil || c.Reason == stratusv1alpha1.ReasonCreating {
+			reason = stratusv1alpha1.ReasonCreating
+		}
+		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, reason, fmt.Sprintf("%s %q is %s", kind, req.ExternalName, orDefault(obs.State, "not available yet")))
 	}
 	switch {
 	case observeOnly && len(status.Drift) > 0:

@@ -32,6 +32,7 @@ type bucket = *storagev1alpha1.Bucket
 // cloud is an in-memory cloud that counts the calls made to it.
 type cloud struct {
 	exists              bool
+	unavailable         bool // the resource exists but is still being created
 	drift               []stratusv1alpha1.DriftedField
 	observeErr          error
 	createErr           error
@@ -73,7 +74,7 @@ func (c *cloud) driver(generates bool) driver.Driver[bucket] {
 					return driver.Observation{}, nil
 				}
 				req.Object.Status.AtProvider.Name = req.ExternalName
-				return driver.Observation{Exists: true, Available: true, Drift: c.drift,
+				return driver.Observation{Exists: true, Available: !c.unavailable, State: "creating", Drift: c.drift,
 					Connection: driver.ConnectionDetails{"bucket": []byte(req.ExternalName)}}, nil
 			},
 			CreateFn: func(_ context.Context, req driver.Request[bucket]) (driver.ConnectionDetails, error) {
@@ -283,6 +284,18 @@ func TestReconcile(t *testing.T) {
 			}),
 			cloud: &cloud{exists: true},
 			want:  outcome{Ready: "True/Available", Synced: "True/ReconcileSuccess", Events: []string{"AdoptedExternalResource"}, Requeue: true},
+		},
+		{
+			reason: "a resource the cloud is still creating is Creating, and observed again soon",
+			bucket: newBucket(),
+			cloud:  &cloud{unavailable: true},
+			want:   outcome{Creates: 1, Ready: "False/Creating", Synced: "True/ReconcileSuccess", Events: []string{"CreatedExternalResource"}, Requeue: true},
+		},
+		{
+			reason: "a resource that was available and no longer is, is Unavailable",
+			bucket: newBucket(synced),
+			cloud:  &cloud{exists: true, unavailable: true},
+			want:   outcome{Ready: "False/Unavailable", Synced: "True/ReconcileSuccess", Requeue: true},
 		},
 		{
 			reason: "throttling is reported and retried with backoff",

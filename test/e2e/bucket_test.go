@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stratus-operator/stratus/test/harness"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +14,6 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
@@ -32,32 +32,6 @@ func newBucket(ns, name string, mutate ...func(*storagev1alpha1.Bucket)) *storag
 		m(b)
 	}
 	return b
-}
-
-func create(t *testing.T, obj client.Object) {
-	t.Helper()
-	if err := k8s.Create(context.Background(), obj); err != nil {
-		t.Fatalf("create %s: %v", obj.GetName(), err)
-	}
-}
-
-// update applies mutate to the latest version of obj, retrying conflicts.
-func update[T client.Object](t *testing.T, obj T, mutate func(T)) {
-	t.Helper()
-	eventually(t, "update "+obj.GetName(), func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate(obj)
-		return k8s.Update(context.Background(), obj)
-	})
-}
-
-func deleteObject(t *testing.T, obj client.Object) {
-	t.Helper()
-	if err := k8s.Delete(context.Background(), obj); err != nil {
-		t.Fatalf("delete %s: %v", obj.GetName(), err)
-	}
 }
 
 // s3Bucket is what the S3 server holds for a bucket.
@@ -151,15 +125,15 @@ func int32p(v int32) *int32 { return &v }
 // updated; out-of-band change → drift reported and corrected; delete →
 // gone from the S3 server.
 func TestBucketLifecycle(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	b := newBucket(ns, "assets", func(b *storagev1alpha1.Bucket) {
 		b.Spec.Versioning = storagev1alpha1.VersioningEnabled
 		b.Spec.Labels = map[string]string{"team": "web", "cost-center": "42"}
 		b.Spec.Lifecycle = []storagev1alpha1.LifecycleRule{{Name: "expire-tmp", Prefix: "tmp/", ExpirationDays: int32p(7)}}
 		b.Spec.WriteConnectionSecretToRef = &stratusv1alpha1.LocalSecretReference{Name: "assets-bucket"}
 	})
-	create(t, b)
-	waitReady(t, b)
+	h.Create(t, b)
+	h.WaitReady(t, b)
 	name := registry.BucketName(ns, "assets")
 	if got := b.Annotations[stratusv1alpha1.AnnotationExternalName]; got != name {
 		t.Fatalf("external name = %q, want the deterministic %q", got, name)
@@ -182,11 +156,11 @@ func TestBucketLifecycle(t *testing.T) {
 	}
 
 	// A spec change is applied at once.
-	update(t, b, func(b *storagev1alpha1.Bucket) {
+	harness.Update(t, h, b, func(b *storagev1alpha1.Bucket) {
 		b.Spec.Labels = map[string]string{"team": "platform"}
 		b.Spec.Lifecycle = nil
 	})
-	eventually(t, "spec change applied in S3", func() error {
+	harness.Eventually(t, "spec change applied in S3", func() error {
 		got := readS3(t, name)
 		if len(got.Lifecycle) != 0 || len(got.Tags) != 1 || got.Tags["team"] != "platform" {
 			return fmt.Errorf("S3 holds %+v", got)
@@ -199,26 +173,26 @@ func TestBucketLifecycle(t *testing.T) {
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}}); err != nil {
 		t.Fatalf("suspend versioning out of band: %v", err)
 	}
-	note := waitEvent(t, b, "Bucket", "DriftDetected")
+	note := h.WaitEvent(t, b, "Bucket", "DriftDetected")
 	if !strings.Contains(note, "spec.versioning") {
 		t.Errorf("DriftDetected event %q does not name spec.versioning", note)
 	}
-	waitEvent(t, b, "Bucket", "DriftCorrected")
-	eventually(t, "drift corrected in S3", func() error {
+	h.WaitEvent(t, b, "Bucket", "DriftCorrected")
+	harness.Eventually(t, "drift corrected in S3", func() error {
 		if got := readS3(t, name); got.Versioning != "Enabled" {
 			return fmt.Errorf("versioning is %q", got.Versioning)
 		}
 		return nil
 	})
-	waitFor(t, b, "lastDriftTime recorded", func() error {
+	h.WaitFor(t, b, "lastDriftTime recorded", func() error {
 		if b.Status.LastDriftTime == nil {
 			return errors.New("status.lastDriftTime is not set")
 		}
 		return nil
 	})
 
-	deleteObject(t, b)
-	waitGone(t, b)
+	h.Delete(t, b)
+	h.WaitGone(t, b)
 	if got := readS3(t, name); got.Exists {
 		t.Errorf("bucket %s still exists in S3 after deletion with policy Delete", name)
 	}
@@ -230,7 +204,7 @@ func TestBucketLifecycle(t *testing.T) {
 // TestBucketDriftStatus: a drift that observe-only does not correct stays
 // in status.drift with the desired and observed values.
 func TestBucketObserveOnly(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	name := "observed-" + ns
 	createS3Bucket(t, name)
 	b := newBucket(ns, "observed", func(b *storagev1alpha1.Bucket) {
@@ -239,12 +213,12 @@ func TestBucketObserveOnly(t *testing.T) {
 		b.Spec.Versioning = storagev1alpha1.VersioningEnabled
 		b.Spec.Labels = map[string]string{"owner": "someone"}
 	})
-	create(t, b)
-	waitFor(t, b, "observe-only Ready with drift", func() error {
-		if err := conditionIs(b, stratusv1alpha1.ConditionReady, metav1.ConditionTrue, stratusv1alpha1.ReasonAvailable); err != nil {
+	h.Create(t, b)
+	h.WaitFor(t, b, "observe-only Ready with drift", func() error {
+		if err := harness.ConditionIs(b, stratusv1alpha1.ConditionReady, metav1.ConditionTrue, stratusv1alpha1.ReasonAvailable); err != nil {
 			return err
 		}
-		if err := conditionIs(b, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonObserveOnly); err != nil {
+		if err := harness.ConditionIs(b, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonObserveOnly); err != nil {
 			return err
 		}
 		if !slices.ContainsFunc(b.Status.Drift, func(d stratusv1alpha1.DriftedField) bool {
@@ -261,8 +235,8 @@ func TestBucketObserveOnly(t *testing.T) {
 	if slices.Contains(b.Finalizers, stratusv1alpha1.Finalizer) {
 		t.Errorf("observe-only added a finalizer")
 	}
-	deleteObject(t, b)
-	waitGone(t, b)
+	h.Delete(t, b)
+	h.WaitGone(t, b)
 	if got := readS3(t, name); !got.Exists {
 		t.Errorf("deleting an observe-only Bucket deleted the cloud bucket")
 	}
@@ -270,16 +244,16 @@ func TestBucketObserveOnly(t *testing.T) {
 
 // TestBucketOrphan: deletionPolicy Orphan keeps the cloud bucket.
 func TestBucketOrphan(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	b := newBucket(ns, "kept", func(b *storagev1alpha1.Bucket) { b.Spec.DeletionPolicy = stratusv1alpha1.DeletionOrphan })
-	create(t, b)
-	waitReady(t, b)
-	deleteObject(t, b)
-	waitGone(t, b)
+	h.Create(t, b)
+	h.WaitReady(t, b)
+	h.Delete(t, b)
+	h.WaitGone(t, b)
 	if got := readS3(t, registry.BucketName(ns, "kept")); !got.Exists {
 		t.Errorf("bucket with deletionPolicy Orphan was deleted from S3")
 	}
-	if !slices.Contains(eventReasons(t, b, "Bucket"), "OrphanedExternalResource") {
+	if !slices.Contains(h.EventReasons(t, b, "Bucket"), "OrphanedExternalResource") {
 		t.Errorf("no OrphanedExternalResource event")
 	}
 }
@@ -287,26 +261,26 @@ func TestBucketOrphan(t *testing.T) {
 // TestBucketNotEmptiedByDelete: deleting a Bucket that holds objects is
 // blocked and loses nothing, until spec.forceDestroy explicitly allows it.
 func TestBucketNotEmptiedByDelete(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	b := newBucket(ns, "data")
-	create(t, b)
-	waitReady(t, b)
+	h.Create(t, b)
+	h.WaitReady(t, b)
 	name := registry.BucketName(ns, "data")
 	putObject(t, name, "reports/2026.csv")
 
-	deleteObject(t, b)
-	waitFor(t, b, "deletion blocked", func() error {
-		return conditionIs(b, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeletionBlocked)
+	h.Delete(t, b)
+	h.WaitFor(t, b, "deletion blocked", func() error {
+		return harness.ConditionIs(b, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeletionBlocked)
 	})
 	if got := readS3(t, name); !got.Exists || got.ObjectsCount != 1 {
 		t.Fatalf("S3 holds %+v while deletion is blocked, want the bucket with its object", got)
 	}
-	if c := statusConditions(b); !strings.Contains(conditionMessage(c, stratusv1alpha1.ConditionReady), "forceDestroy") {
-		t.Errorf("DeletionBlocked message %q does not say how to proceed", conditionMessage(c, stratusv1alpha1.ConditionReady))
+	if msg := harness.ConditionMessage(b, stratusv1alpha1.ConditionReady); !strings.Contains(msg, "forceDestroy") {
+		t.Errorf("DeletionBlocked message %q does not say how to proceed", msg)
 	}
 
-	update(t, b, func(b *storagev1alpha1.Bucket) { b.Spec.ForceDestroy = true })
-	waitGone(t, b)
+	harness.Update(t, h, b, func(b *storagev1alpha1.Bucket) { b.Spec.ForceDestroy = true })
+	h.WaitGone(t, b)
 	if got := readS3(t, name); got.Exists {
 		t.Errorf("bucket still exists after forceDestroy")
 	}
@@ -316,7 +290,7 @@ func TestBucketNotEmptiedByDelete(t *testing.T) {
 // external-name annotation is adopted and brought in line with the spec; an
 // existing bucket without it is refused, untouched.
 func TestBucketAdoptByExternalName(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	legacy := "legacy-" + ns
 	createS3Bucket(t, legacy)
 	putObject(t, legacy, "old.txt")
@@ -324,12 +298,12 @@ func TestBucketAdoptByExternalName(t *testing.T) {
 		b.Annotations = map[string]string{stratusv1alpha1.AnnotationExternalName: legacy}
 		b.Spec.Labels = map[string]string{"adopted": "yes"}
 	})
-	create(t, b)
-	waitReady(t, b)
+	h.Create(t, b)
+	h.WaitReady(t, b)
 	if got := readS3(t, legacy); got.Tags["adopted"] != "yes" || got.ObjectsCount != 1 {
 		t.Errorf("adopted bucket holds %+v, want the label applied and the object kept", got)
 	}
-	if !slices.Contains(eventReasons(t, b, "Bucket"), "AdoptedExternalResource") {
+	if !slices.Contains(h.EventReasons(t, b, "Bucket"), "AdoptedExternalResource") {
 		t.Errorf("no AdoptedExternalResource event")
 	}
 
@@ -337,11 +311,11 @@ func TestBucketAdoptByExternalName(t *testing.T) {
 	taken := registry.BucketName(ns, "taken")
 	createS3Bucket(t, taken)
 	c := newBucket(ns, "taken", func(b *storagev1alpha1.Bucket) { b.Spec.Labels = map[string]string{"x": "y"} })
-	create(t, c)
-	waitFor(t, c, "name conflict reported", func() error {
-		return conditionIs(c, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonNameConflict)
+	h.Create(t, c)
+	h.WaitFor(t, c, "name conflict reported", func() error {
+		return harness.ConditionIs(c, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonNameConflict)
 	})
-	if msg := conditionMessage(c.Status.Conditions, stratusv1alpha1.ConditionSynced); !strings.Contains(msg, stratusv1alpha1.AnnotationExternalName) {
+	if msg := harness.ConditionMessage(c, stratusv1alpha1.ConditionSynced); !strings.Contains(msg, stratusv1alpha1.AnnotationExternalName) {
 		t.Errorf("NameConflict message %q does not say how to adopt", msg)
 	}
 	if got := readS3(t, taken); len(got.Tags) != 0 {
@@ -352,22 +326,22 @@ func TestBucketAdoptByExternalName(t *testing.T) {
 // TestBucketBadCredentials: refused credentials give a clear condition,
 // never the secret itself.
 func TestBucketBadCredentials(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	const secretKey = "wrong-secret-key-do-not-leak"
-	create(t, corev1Secret{ns: ns, name: "bad-aws", data: map[string]string{"aws_access_key_id": "AKIAWRONG", "aws_secret_access_key": secretKey}}.object())
-	create(t, &stratusv1alpha1.ProviderConfig{
+	h.Create(t, corev1Secret{ns: ns, name: "bad-aws", data: map[string]string{"aws_access_key_id": "AKIAWRONG", "aws_secret_access_key": secretKey}}.object())
+	h.Create(t, &stratusv1alpha1.ProviderConfig{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad"},
 		Spec: stratusv1alpha1.ProviderConfigSpec{
-			Provider: stratusv1alpha1.ProviderAWS, Region: "us-east-1", Endpoint: env.S3.Endpoint,
+			Provider: stratusv1alpha1.ProviderAWS, Region: "us-east-1", Endpoint: h.Env.S3.Endpoint,
 			Credentials: stratusv1alpha1.Credentials{Source: stratusv1alpha1.CredentialsSourceSecret, SecretRef: &stratusv1alpha1.SecretReference{Name: "bad-aws"}},
 		},
 	})
 	b := newBucket(ns, "denied", func(b *storagev1alpha1.Bucket) {
 		b.Spec.ProviderConfigRef = stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindNamespaced, Name: "bad"}
 	})
-	create(t, b)
-	waitFor(t, b, "bad credentials reported", func() error {
-		return conditionIs(b, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonBadCredentials)
+	h.Create(t, b)
+	h.WaitFor(t, b, "bad credentials reported", func() error {
+		return harness.ConditionIs(b, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonBadCredentials)
 	})
 	for _, c := range b.Status.Conditions {
 		if strings.Contains(c.Message, secretKey) {
@@ -381,13 +355,4 @@ func TestBucketBadCredentials(t *testing.T) {
 
 func equalS3(a, b s3Bucket) bool {
 	return fmt.Sprintf("%+v", a) == fmt.Sprintf("%+v", b)
-}
-
-func conditionMessage(conds []metav1.Condition, typ string) string {
-	for _, c := range conds {
-		if c.Type == typ {
-			return c.Message
-		}
-	}
-	return ""
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/stratus-operator/stratus/test/harness"
 	"strings"
 	"testing"
 
@@ -31,7 +32,7 @@ func newDatabase(ns, name string, mutate ...func(*databasev1alpha1.Database)) *d
 // admin runs a query on the PostgreSQL server as its superuser.
 func admin(t *testing.T) *pgx.Conn {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), env.Postgres.DSN())
+	conn, err := pgx.Connect(context.Background(), h.Env.Postgres.DSN())
 	if err != nil {
 		t.Fatalf("connect to PostgreSQL as admin: %v", err)
 	}
@@ -66,13 +67,13 @@ func roleExists(t *testing.T, conn *pgx.Conn, name string) bool {
 // connection Secret lets a client log in; out-of-band owner change →
 // drift corrected; deletion protection blocks deletion; delete → gone.
 func TestDatabaseLifecycle(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	d := newDatabase(ns, "orders", func(d *databasev1alpha1.Database) {
 		d.Spec.WriteConnectionSecretToRef = &stratusv1alpha1.LocalSecretReference{Name: "orders-db"}
 		d.Spec.DeletionProtection = true
 	})
-	create(t, d)
-	waitReady(t, d)
+	h.Create(t, d)
+	h.WaitReady(t, d)
 	name := registry.DatabaseName(ns, "orders")
 	owner := name + "_owner"
 	pg := admin(t)
@@ -99,8 +100,8 @@ func TestDatabaseLifecycle(t *testing.T) {
 	if _, err := pg.Exec(context.Background(), fmt.Sprintf("ALTER DATABASE %s OWNER TO postgres", pgx.Identifier{name}.Sanitize())); err != nil {
 		t.Fatalf("change owner out of band: %v", err)
 	}
-	waitEvent(t, d, "Database", "DriftDetected")
-	eventually(t, "owner restored", func() error {
+	h.WaitEvent(t, d, "Database", "DriftDetected")
+	harness.Eventually(t, "owner restored", func() error {
 		if got := databaseOwner(t, pg, name); got != owner {
 			return fmt.Errorf("owner is %q", got)
 		}
@@ -108,18 +109,18 @@ func TestDatabaseLifecycle(t *testing.T) {
 	})
 
 	// Deletion protection blocks the deletion; nothing is lost.
-	deleteObject(t, d)
-	waitFor(t, d, "deletion blocked", func() error {
-		return conditionIs(d, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeletionBlocked)
+	h.Delete(t, d)
+	h.WaitFor(t, d, "deletion blocked", func() error {
+		return harness.ConditionIs(d, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeletionBlocked)
 	})
 	if got := databaseOwner(t, pg, name); got == "" {
 		t.Fatalf("database %s was dropped despite deletionProtection", name)
 	}
-	if msg := conditionMessage(d.Status.Conditions, stratusv1alpha1.ConditionReady); !strings.Contains(msg, "deletionProtection") {
+	if msg := harness.ConditionMessage(d, stratusv1alpha1.ConditionReady); !strings.Contains(msg, "deletionProtection") {
 		t.Errorf("DeletionBlocked message %q does not say how to proceed", msg)
 	}
-	update(t, d, func(d *databasev1alpha1.Database) { d.Spec.DeletionProtection = false })
-	waitGone(t, d)
+	harness.Update(t, h, d, func(d *databasev1alpha1.Database) { d.Spec.DeletionProtection = false })
+	h.WaitGone(t, d)
 	if got := databaseOwner(t, pg, name); got != "" {
 		t.Errorf("database %s still exists after deletion", name)
 	}
@@ -132,19 +133,19 @@ func TestDatabaseLifecycle(t *testing.T) {
 // generated password goes to <name>-connection; Orphan keeps the database
 // and that Secret, now free of the deleted object.
 func TestDatabaseOrphanKeepsCredentials(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	d := newDatabase(ns, "ledger", func(d *databasev1alpha1.Database) {
 		d.Spec.DeletionPolicy = stratusv1alpha1.DeletionOrphan
 		d.Spec.Owner = "ledger_app"
 	})
-	create(t, d)
-	waitReady(t, d)
+	h.Create(t, d)
+	h.WaitReady(t, d)
 	secret := secretData(t, ns, "ledger-connection")
 	if string(secret["user"]) != "ledger_app" || len(secret["password"]) < 16 {
 		t.Fatalf("default connection secret has user %q and a %d-byte password", secret["user"], len(secret["password"]))
 	}
-	deleteObject(t, d)
-	waitGone(t, d)
+	h.Delete(t, d)
+	h.WaitGone(t, d)
 	pg := admin(t)
 	if got := databaseOwner(t, pg, registry.DatabaseName(ns, "ledger")); got != "ledger_app" {
 		t.Errorf("orphaned database owner = %q, want ledger_app still there", got)
@@ -166,13 +167,13 @@ func TestDatabaseOrphanKeepsCredentials(t *testing.T) {
 // TestDatabaseFieldNotHonoured: a portable field the PostgreSQL provider
 // cannot honour is refused with a clear condition, not ignored.
 func TestDatabaseFieldNotHonoured(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	d := newDatabase(ns, "big", func(d *databasev1alpha1.Database) { d.Spec.SizeClass = databasev1alpha1.SizeLarge })
-	create(t, d)
-	waitFor(t, d, "refused", func() error {
-		return conditionIs(d, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonInvalidSpec)
+	h.Create(t, d)
+	h.WaitFor(t, d, "refused", func() error {
+		return harness.ConditionIs(d, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonInvalidSpec)
 	})
-	if msg := conditionMessage(d.Status.Conditions, stratusv1alpha1.ConditionSynced); !strings.Contains(msg, "sizeClass") {
+	if msg := harness.ConditionMessage(d, stratusv1alpha1.ConditionSynced); !strings.Contains(msg, "sizeClass") {
 		t.Errorf("message %q does not name spec.sizeClass", msg)
 	}
 	if got := databaseOwner(t, admin(t), registry.DatabaseName(ns, "big")); got != "" {

@@ -1,12 +1,12 @@
 package e2e
 
 import (
+	"github.com/stratus-operator/stratus/test/harness"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/stratus-operator/stratus/test/servers"
@@ -15,7 +15,7 @@ import (
 // TestExamples: every manifest in examples/ — what the README tells a
 // newcomer to `kubectl apply` against `stratus dev` — becomes Ready.
 func TestExamples(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	root, err := servers.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -34,15 +34,15 @@ func TestExamples(t *testing.T) {
 			t.Fatalf("parse %s: %v", f, err)
 		}
 		u.SetNamespace(ns)
-		create(t, u)
+		h.Create(t, u)
 		t.Logf("applied %s (%s %s)", filepath.Base(f), u.GetKind(), u.GetName())
-		obj, err := scheme.New(u.GroupVersionKind())
+		obj, err := h.Scheme.New(u.GroupVersionKind())
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		typed := obj.(client.Object)
+		typed := obj.(harness.Managed)
 		typed.SetNamespace(ns)
 		typed.SetName(u.GetName())
-		waitReady(t, typed)
+		h.WaitReady(t, typed)
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/stratus-operator/stratus/test/harness"
 	"maps"
 	"slices"
 	"testing"
@@ -23,7 +24,7 @@ func (s corev1Secret) object() *corev1.Secret {
 
 func getSecret(ns, name string) (*corev1.Secret, error) {
 	var s corev1.Secret
-	err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &s)
+	err := h.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &s)
 	return &s, err
 }
 
@@ -31,7 +32,7 @@ func getSecret(ns, name string) (*corev1.Secret, error) {
 func secretData(t *testing.T, ns, name string) map[string][]byte {
 	t.Helper()
 	var s *corev1.Secret
-	eventually(t, "secret "+name, func() error {
+	harness.Eventually(t, "secret "+name, func() error {
 		var err error
 		s, err = getSecret(ns, name)
 		return err

@@ -17,7 +17,7 @@ import (
 // TestBadManifestsRejected: the API server itself rejects bad input, with a
 // message that says what is wrong (schema, enums, CEL rules).
 func TestBadManifestsRejected(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	cases := []struct {
 		reason string
 		obj    client.Object
@@ -61,7 +61,7 @@ func TestBadManifestsRejected(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
-			err := k8s.Create(context.Background(), tc.obj)
+			err := h.Client.Create(context.Background(), tc.obj)
 			if err == nil {
 				t.Fatalf("%s: the API server accepted it", tc.reason)
 			}
@@ -75,18 +75,18 @@ func TestBadManifestsRejected(t *testing.T) {
 // TestImmutableFields: region, bucket and database names, and the engine
 // cannot change once set.
 func TestImmutableFields(t *testing.T) {
-	ns := namespace(t)
+	ns := h.Namespace(t)
 	b := newBucket(ns, "fixed", func(b *storagev1alpha1.Bucket) {
 		b.Spec.Region = "us-east-1"
 		b.Spec.BucketName = "fixed-" + ns
 		b.Spec.ManagementPolicy = stratusv1alpha1.ManagementObserveOnly
 	})
-	create(t, b)
+	h.Create(t, b)
 	d := newDatabase(ns, "fixed", func(d *databasev1alpha1.Database) {
 		d.Spec.DatabaseName = "fixed_db"
 		d.Spec.ManagementPolicy = stratusv1alpha1.ManagementObserveOnly
 	})
-	create(t, d)
+	h.Create(t, d)
 	cases := []struct {
 		reason string
 		obj    client.Object
@@ -104,11 +104,11 @@ func TestImmutableFields(t *testing.T) {
 			obj := tc.obj.DeepCopyObject().(client.Object)
 			var err error
 			for range 10 { // the operator may write the object meanwhile
-				if err = k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+				if err = h.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 					t.Fatal(err)
 				}
 				tc.mutate(obj)
-				if err = k8s.Update(context.Background(), obj); !apierrors.IsConflict(err) {
+				if err = h.Client.Update(context.Background(), obj); !apierrors.IsConflict(err) {
 					break
 				}
 			}

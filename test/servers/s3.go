@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stratus-operator/stratus/test/faults"
 	"github.com/stratus-operator/stratus/test/s3shim"
 )
 
@@ -66,6 +67,8 @@ type S3Server struct {
 	LogFile string
 	// Shim is the handler serving Endpoint.
 	Shim *s3shim.Shim
+	// Faults injects error answers in front of the shim.
+	Faults *faults.Injector
 
 	proc     *process
 	http     *http.Server
@@ -207,7 +210,8 @@ func (s *S3Server) startShim(port int) error {
 		return fmt.Errorf("start s3 shim: %w", err)
 	}
 	s.Shim = shim
-	s.http = &http.Server{Handler: shim, ReadHeaderTimeout: 30 * time.Second}
+	s.Faults = &faults.Injector{}
+	s.http = &http.Server{Handler: s.Faults.Wrap(shim), ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = s.http.Serve(l) }()
 	s.Endpoint = "http://" + l.Addr().String()
 	return nil

@@ -27,6 +27,7 @@ import (
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/providers/registry"
+	"github.com/stratus-operator/stratus/test/harness"
 	"github.com/stratus-operator/stratus/test/localenv"
 	"github.com/stratus-operator/stratus/test/servers"
 )
@@ -143,18 +144,6 @@ func waitKilled(t *testing.T, cmd *exec.Cmd) {
 	}
 }
 
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s: still not true after %s: %v", what, patience, err)
-}
 
 type managedObject interface {
 	client.Object
@@ -262,7 +251,7 @@ func TestCrashBetweenCreateAndStatusWrite(t *testing.T) {
 	// Restart: both objects are resumed, neither is created twice.
 	manager(t, "")
 	for _, tc := range cases {
-		eventually(t, tc.reason+" Ready after restart", func() error {
+		harness.Eventually(t, tc.reason+" Ready after restart", func() error {
 			if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), tc.obj); err != nil {
 				return err
 			}

@@ -1,0 +1,138 @@
+// Package harness runs the operator for tests: the local environment (a
+// real API server, S3 server and PostgreSQL), the manager in-process with
+// short intervals, and helpers that wait for what the operator does. Its
+// manager's logs are kept, so tests can prove no credential is logged.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
+	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
+	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/managed"
+	"github.com/stratus-operator/stratus/providers/registry"
+	"github.com/stratus-operator/stratus/test/localenv"
+)
+
+// Intervals of the manager under test: short, so that drift, blocked
+// deletions and retries happen within a test's patience.
+const (
+	PollInterval = 2 * time.Second
+	// Patience is how long a test waits for the operator.
+	Patience = 90 * time.Second
+)
+
+// verboseEnv, when set, also sends the manager's logs to stderr.
+const verboseEnv = "STRATUS_TEST_VERBOSE"
+
+// Harness is a running local environment with the manager.
+type Harness struct {
+	Env    *localenv.Env
+	Client client.Client
+	Scheme *runtime.Scheme
+
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Scheme returns a scheme with every Stratus type.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, stratusv1alpha1.AddToScheme, storagev1alpha1.AddToScheme, databasev1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("build scheme: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Start starts the local environment, installs its provider configurations,
+// and runs the manager with drivers.
+func Start(ctx context.Context, drivers registry.Drivers) (*Harness, error) {
+	h := &Harness{logs: &syncBuffer{}}
+	var sink io.Writer = h.logs
+	if os.Getenv(verboseEnv) != "" {
+		sink = io.MultiWriter(h.logs, os.Stderr)
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(sink), zap.UseDevMode(true), zap.Level(zapcore.DebugLevel), zap.StacktraceLevel(zapcore.PanicLevel)))
+
+	var err error
+	if h.Env, err = localenv.Start(ctx); err != nil {
+		return nil, err
+	}
+	if h.Scheme, err = Scheme(); err != nil {
+		return nil, errors.Join(err, h.Env.Stop())
+	}
+	if h.Client, err = h.Env.NewClient(h.Scheme); err != nil {
+		return nil, errors.Join(err, h.Env.Stop())
+	}
+	if err := h.Env.Install(ctx, h.Client); err != nil {
+		return nil, errors.Join(err, h.Env.Stop())
+	}
+	mgr, err := ctrl.NewManager(h.Env.ControlPlane.Config, ctrl.Options{
+		Scheme:                 h.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("create manager: %w", err), h.Env.Stop())
+	}
+	if err := registry.Setup(mgr, drivers, managed.Options{
+		PollInterval:         PollInterval,
+		PendingPollInterval:  500 * time.Millisecond,
+		BlockedRetryInterval: PollInterval,
+		BaseBackoff:          100 * time.Millisecond,
+		MaxBackoff:           5 * time.Second,
+	}); err != nil {
+		return nil, errors.Join(err, h.Env.Stop())
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- mgr.Start(runCtx) }()
+	return h, nil
+}
+
+// Stop stops the manager and the environment.
+func (h *Harness) Stop() error {
+	h.cancel()
+	err := <-h.done
+	return errors.Join(err, h.Env.Stop())
+}
+
+// Logs returns everything the manager logged so far.
+func (h *Harness) Logs() string { return h.logs.String() }
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
