@@ -144,7 +144,6 @@ func waitKilled(t *testing.T, cmd *exec.Cmd) {
 	}
 }
 
-
 type managedObject interface {
 	client.Object
 	ManagedStatus() *stratusv1alpha1.ManagedResourceStatus
