@@ -333,6 +333,16 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 	r.setFeatures(ctx, mr, obs.Unsupported)
 
 	if !obs.UpToDate() && !observeOnly {
+		if gen, ok := op.client.(driver.CredentialGenerator); ok {
+			// An adopted or resumed resource may need the generated
+			// credentials too (a missing owner role): persist them first.
+			conn, err := r.ensureCredentials(ctx, mr, op.connName, req.Connection, gen)
+			if err != nil {
+				return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
+			}
+			req.Connection = conn
+			op.req = req
+		}
 		if err := op.rc.limiter.Wait(ctx); err != nil {
 			return r.fail(ctx, mr, op.rc.key, reasonCannotUpdate, driver.Throttled(err))
 		}
