@@ -8,6 +8,7 @@ import (
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/providers/aws"
 	"github.com/stratus-operator/stratus/providers/driver"
+	"github.com/stratus-operator/stratus/providers/gcp"
 	"github.com/stratus-operator/stratus/providers/managed"
 	"github.com/stratus-operator/stratus/providers/postgres"
 )
@@ -35,9 +36,12 @@ func DefaultDrivers() Drivers {
 	return Drivers{
 		Buckets: map[stratusv1alpha1.Provider]driver.Driver[*storagev1alpha1.Bucket]{
 			stratusv1alpha1.ProviderAWS: aws.NewBucketDriver(),
+			stratusv1alpha1.ProviderGCP: gcp.NewBucketDriver(),
 		},
 		Databases: map[stratusv1alpha1.Provider]driver.Driver[*databasev1alpha1.Database]{
 			stratusv1alpha1.ProviderPostgreSQL: postgres.NewDatabaseDriver(),
+			stratusv1alpha1.ProviderAWS:        aws.NewDatabaseDriver(),
+			stratusv1alpha1.ProviderGCP:        gcp.NewDatabaseDriver(),
 		},
 	}
 }
