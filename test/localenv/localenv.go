@@ -1,8 +1,10 @@
 // Package localenv runs the whole local environment of Stratus on one
 // machine: a real kube-apiserver and etcd with the CRDs, a real S3 server
-// (versitygw behind the test shim) and a real PostgreSQL server, plus the
-// Secrets and ClusterProviderConfigs that point at them. `stratus dev` and
-// the end-to-end tests both use it.
+// (versitygw behind the test shim), a real PostgreSQL server, the Cloud
+// Storage emulator (fake-gcs-server behind its shim), and the RDS and
+// Cloud SQL fakes, plus the Secrets and ClusterProviderConfigs that point at
+// them: one endpoint per cloud, as a real account has one set of
+// credentials. `stratus dev` and the tests use it.
 package localenv
 
 import (
@@ -19,6 +21,8 @@ import (
 
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/test/controlplane"
+	"github.com/stratus-operator/stratus/test/fakes/cloudsql"
+	rdsfake "github.com/stratus-operator/stratus/test/fakes/rds"
 	"github.com/stratus-operator/stratus/test/servers"
 )
 
@@ -26,8 +30,12 @@ import (
 const (
 	// Namespace holds the credentials Secrets.
 	Namespace = "stratus-system"
-	// AWSProviderConfig is the ClusterProviderConfig of the local S3 server.
+	// AWSProviderConfig is the ClusterProviderConfig of the local AWS: the
+	// S3 server and the RDS fake.
 	AWSProviderConfig = "local-aws"
+	// GCPProviderConfig is the ClusterProviderConfig of the local Google
+	// Cloud: the Cloud Storage emulator and the Cloud SQL fake.
+	GCPProviderConfig = "local-gcp"
 	// PostgreSQLProviderConfig is the ClusterProviderConfig of the local
 	// PostgreSQL server.
 	PostgreSQLProviderConfig = "local-postgres"
@@ -38,6 +46,16 @@ type Env struct {
 	ControlPlane *controlplane.ControlPlane
 	S3           *servers.S3Server
 	Postgres     *servers.PostgresServer
+	GCS          *servers.GCSServer
+	// RDS is the RDS fake, reached through AWSEndpoint.
+	RDS *rdsfake.Handler
+	// CloudSQL is the Cloud SQL fake, reached through GCPEndpoint.
+	CloudSQL *cloudsql.Fake
+	// AWSEndpoint serves S3 and RDS; GCPEndpoint serves Cloud Storage and
+	// Cloud SQL with the key of GCS.ServiceAccountJSON.
+	AWSEndpoint, GCPEndpoint string
+
+	fronts []*front
 }
 
 // Start starts the control plane, the S3 server and PostgreSQL. On error it
@@ -51,10 +69,42 @@ func Start(ctx context.Context) (*Env, error) {
 	if env.Postgres, err = servers.StartPostgres(ctx, servers.PostgresOptions{}); err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
+	if env.GCS, err = servers.StartGCS(ctx, servers.GCSOptions{}); err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
+	if err := env.startFronts(); err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
 	if env.ControlPlane, err = controlplane.Start(); err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
 	return env, nil
+}
+
+// startFronts starts the RDS and Cloud SQL fakes and one endpoint per cloud.
+func (e *Env) startFronts() error {
+	e.RDS = rdsfake.New(rdsfake.WithCredentials(e.S3.AccessKey, e.S3.SecretKey))
+	s3, err := proxyTo(e.S3.Endpoint)
+	if err != nil {
+		return err
+	}
+	aws, err := startFront(awsFront(s3, e.RDS))
+	if err != nil {
+		return err
+	}
+	e.fronts, e.AWSEndpoint = append(e.fronts, aws), aws.URL
+
+	e.CloudSQL = cloudsql.New(cloudsql.WithProjectID(e.GCS.ProjectID))
+	storage, err := proxyTo(e.GCS.Endpoint)
+	if err != nil {
+		return err
+	}
+	gcp, err := startFront(gcpFront(storage, e.GCS.Auth.Require(e.CloudSQL)))
+	if err != nil {
+		return err
+	}
+	e.fronts, e.GCPEndpoint = append(e.fronts, gcp), gcp.URL
+	return nil
 }
 
 // Stop stops everything that runs.
@@ -62,6 +112,12 @@ func (e *Env) Stop() error {
 	var errs []error
 	if e.ControlPlane != nil {
 		errs = append(errs, e.ControlPlane.Stop())
+	}
+	for _, f := range e.fronts {
+		errs = append(errs, f.close())
+	}
+	if e.GCS != nil {
+		errs = append(errs, e.GCS.Stop())
 	}
 	if e.Postgres != nil {
 		errs = append(errs, e.Postgres.Stop())
@@ -73,13 +129,18 @@ func (e *Env) Stop() error {
 }
 
 // Install creates the namespace, the credentials Secrets and the
-// ClusterProviderConfigs local-aws and local-postgres. It may run again.
+// ClusterProviderConfigs local-aws, local-gcp and local-postgres. It may
+// run again.
 func (e *Env) Install(ctx context.Context, c client.Client) error {
 	objects := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}},
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: AWSProviderConfig + "-credentials"},
 			StringData: map[string]string{"aws_access_key_id": e.S3.AccessKey, "aws_secret_access_key": e.S3.SecretKey},
+		},
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: GCPProviderConfig + "-credentials"},
+			Data:       map[string][]byte{"credentials.json": e.GCS.ServiceAccountJSON()},
 		},
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: PostgreSQLProviderConfig + "-credentials"},
@@ -90,10 +151,22 @@ func (e *Env) Install(ctx context.Context, c client.Client) error {
 			Spec: stratusv1alpha1.ProviderConfigSpec{
 				Provider: stratusv1alpha1.ProviderAWS,
 				Region:   e.S3.Region,
-				Endpoint: e.S3.Endpoint,
+				Endpoint: e.AWSEndpoint,
 				Credentials: stratusv1alpha1.Credentials{
 					Source:    stratusv1alpha1.CredentialsSourceSecret,
 					SecretRef: &stratusv1alpha1.SecretReference{Namespace: Namespace, Name: AWSProviderConfig + "-credentials"},
+				},
+			},
+		},
+		&stratusv1alpha1.ClusterProviderConfig{
+			ObjectMeta: metav1.ObjectMeta{Name: GCPProviderConfig},
+			Spec: stratusv1alpha1.ProviderConfigSpec{
+				Provider: stratusv1alpha1.ProviderGCP,
+				Region:   "us-central1",
+				Endpoint: e.GCPEndpoint,
+				Credentials: stratusv1alpha1.Credentials{
+					Source:    stratusv1alpha1.CredentialsSourceSecret,
+					SecretRef: &stratusv1alpha1.SecretReference{Namespace: Namespace, Name: GCPProviderConfig + "-credentials"},
 				},
 			},
 		},
@@ -124,7 +197,8 @@ func (e *Env) Install(ctx context.Context, c client.Client) error {
 
 // Summary describes the running servers for a person.
 func (e *Env) Summary() string {
-	return "S3 endpoint:  " + e.S3.Endpoint + " (versitygw " + e.S3.BackendEndpoint + " behind the test shim)\n" +
+	return "AWS endpoint: " + e.AWSEndpoint + " (S3: versitygw behind the test shim; RDS: the RDS fake)\n" +
+		"GCP endpoint: " + e.GCPEndpoint + " (Cloud Storage: fake-gcs-server behind its shim; Cloud SQL: the Cloud SQL fake)\n" +
 		"PostgreSQL:   " + e.Postgres.Host + ":" + strconv.Itoa(e.Postgres.Port) + " (user " + e.Postgres.User + ")\n" +
 		"API server:   " + e.ControlPlane.Config.Host + "\n"
 }
