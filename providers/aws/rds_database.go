@@ -2,11 +2,8 @@ package aws
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -21,25 +18,8 @@ import (
 	"github.com/stratus-operator/stratus/providers/driver"
 )
 
-// The keys of a database's connection details, the same as the PostgreSQL
-// provider's. Only password (and uri, which holds it) is secret.
-const (
-	ConnectionHost     = "host"
-	ConnectionPort     = "port"
-	ConnectionUser     = "user"
-	ConnectionPassword = "password"
-	ConnectionDatabase = "database"
-	ConnectionSSLMode  = "sslmode"
-	ConnectionURI      = "uri"
-)
-
 // rdsStatusAvailable is the status of an instance that can be used.
 const rdsStatusAvailable = "available"
-
-// generatedMasterPasswordLength is the length of the master passwords
-// GenerateCredentials makes: 32 alphanumeric characters, about 190 bits,
-// within RDS's limit of 41 characters for MySQL.
-const generatedMasterPasswordLength = 32
 
 // Tags the driver puts on the instances it creates (and, with
 // CopyTagsToSnapshot, on their snapshots).
@@ -147,35 +127,10 @@ func (c *databaseClient) regionOf(req databaseRequest) string {
 	return c.region
 }
 
-// GenerateCredentials returns a new master password.
+// GenerateCredentials returns a new master password: 32 alphanumeric
+// characters, within RDS's limit of 41 characters for MySQL.
 func (c *databaseClient) GenerateCredentials() (driver.ConnectionDetails, error) {
-	p, err := randomAlphanumeric(generatedMasterPasswordLength)
-	if err != nil {
-		return nil, fmt.Errorf("cannot generate a password: %w", err)
-	}
-	return driver.ConnectionDetails{ConnectionPassword: []byte(p)}, nil
-}
-
-// randomAlphanumeric returns n characters drawn uniformly from [A-Za-z0-9]
-// with crypto/rand.
-func randomAlphanumeric(n int) (string, error) {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	// Bytes at or above the largest multiple of len(alphabet) are rejected,
-	// so that every character is equally likely.
-	const limit = 256 - 256%len(alphabet)
-	out := make([]byte, 0, n)
-	buf := make([]byte, 2*n)
-	for len(out) < n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		for _, b := range buf {
-			if int(b) < limit && len(out) < n {
-				out = append(out, alphabet[int(b)%len(alphabet)])
-			}
-		}
-	}
-	return string(out), nil
+	return driver.GeneratePassword()
 }
 
 // describe reads an instance, or returns nil when it does not exist.
@@ -232,7 +187,7 @@ func (c *databaseClient) Observe(ctx context.Context, req databaseRequest) (driv
 		Available:  o.status == rdsStatusAvailable,
 		State:      o.status,
 		Drift:      instanceDrift(s, o),
-		Connection: connectionDetails(s, &o, string(req.Connection[ConnectionPassword])),
+		Connection: connectionDetails(s, &o, string(req.Connection[driver.ConnectionPassword])),
 	}, nil
 }
 
@@ -247,7 +202,7 @@ func (c *databaseClient) Create(ctx context.Context, req databaseRequest) (drive
 	if err := s.validateNames(); err != nil {
 		return nil, err
 	}
-	password := string(req.Connection[ConnectionPassword])
+	password := string(req.Connection[driver.ConnectionPassword])
 	if password == "" {
 		return nil, fmt.Errorf("create RDS instance %q: %w", s.identifier, errNoMasterPassword)
 	}
@@ -317,7 +272,7 @@ func (c *databaseClient) Update(ctx context.Context, req databaseRequest) (drive
 			return nil, wrapRDS(err, "modify RDS instance %q", s.identifier)
 		}
 	}
-	return connectionDetails(s, &o, string(req.Connection[ConnectionPassword])), nil
+	return connectionDetails(s, &o, string(req.Connection[driver.ConnectionPassword])), nil
 }
 
 // Delete deletes the instance after a final snapshot, unless deletion
@@ -375,44 +330,25 @@ func finalSnapshotIdentifier(id string, now time.Time) string {
 // endpoint once RDS has one. Without a password, neither it nor the URI is
 // included.
 func connectionDetails(s instanceSettings, o *observedInstance, password string) driver.ConnectionDetails {
-	user, database := s.masterUsername, s.dbName
-	var host string
-	var port int32
+	c := driver.DatabaseConnection{
+		Scheme:   s.engine.uriScheme,
+		User:     s.masterUsername,
+		Password: password,
+		Database: s.dbName,
+		SSLMode:  rdsSSLMode,
+		URIQuery: s.engine.uriQuery,
+	}
 	if o != nil {
 		if o.masterUsername != "" {
-			user = o.masterUsername
+			c.User = o.masterUsername
 		}
 		if o.dbName != "" {
-			database = o.dbName
+			c.Database = o.dbName
 		}
-		host, port = o.address, o.port
+		c.Host, c.Port = o.address, o.port
 	}
-	d := driver.ConnectionDetails{
-		ConnectionUser:     []byte(user),
-		ConnectionDatabase: []byte(database),
-		ConnectionSSLMode:  []byte(rdsSSLMode),
+	if c.Port == 0 {
+		c.Port = s.engine.port
 	}
-	if password != "" {
-		d[ConnectionPassword] = []byte(password)
-	}
-	if host == "" {
-		return d
-	}
-	if port == 0 {
-		port = s.engine.port
-	}
-	portText := strconv.Itoa(int(port))
-	d[ConnectionHost] = []byte(host)
-	d[ConnectionPort] = []byte(portText)
-	if password != "" {
-		uri := url.URL{
-			Scheme:   s.engine.uriScheme,
-			User:     url.UserPassword(user, password),
-			Host:     net.JoinHostPort(host, portText),
-			Path:     "/" + database,
-			RawQuery: s.engine.uriTLS,
-		}
-		d[ConnectionURI] = []byte(uri.String())
-	}
-	return d
+	return c.Details()
 }

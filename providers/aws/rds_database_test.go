@@ -98,7 +98,7 @@ func newDatabase(name string, spec databasev1alpha1.DatabaseSpec) *databasev1alp
 func dbRequest(db *databasev1alpha1.Database, externalName, password string) databaseRequest {
 	req := databaseRequest{Object: db, ExternalName: externalName, Region: rdsTestRegion, Connection: driver.ConnectionDetails{}}
 	if password != "" {
-		req.Connection[ConnectionPassword] = []byte(password)
+		req.Connection[driver.ConnectionPassword] = []byte(password)
 	}
 	return req
 }
@@ -110,7 +110,7 @@ func generatePassword(t *testing.T, c *databaseClient) string {
 	if err != nil {
 		t.Fatalf("GenerateCredentials(): %v", err)
 	}
-	return string(creds[ConnectionPassword])
+	return string(creds[driver.ConnectionPassword])
 }
 
 // createReady creates the instance and lets the fake finish creating it.
@@ -294,7 +294,7 @@ func TestDatabaseCreateIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s\nsecond Create(...): %v", tc.reason, err)
 			}
-			if string(details[ConnectionPassword]) == "" {
+			if string(details[driver.ConnectionPassword]) == "" {
 				t.Errorf("%s\nsecond Create(...) returned no password", tc.reason)
 			}
 			type got struct {

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -49,13 +50,15 @@ type rdsEngine struct {
 	majorParts int
 	// maxUser and maxDBName are the longest master user and database names.
 	maxUser, maxDBName int
-	// uriScheme and uriTLS make the connection URI.
-	uriScheme, uriTLS string
+	// uriScheme is the connection URI's scheme, and uriQuery its query
+	// (nil: sslmode=require).
+	uriScheme string
+	uriQuery  url.Values
 }
 
 var rdsEngines = map[databasev1alpha1.Engine]rdsEngine{
-	databasev1alpha1.EnginePostgres: {name: "postgres", port: 5432, majorParts: 1, maxUser: 63, maxDBName: 63, uriScheme: "postgresql", uriTLS: "sslmode=require"},
-	databasev1alpha1.EngineMySQL:    {name: "mysql", port: 3306, majorParts: 2, maxUser: 32, maxDBName: 64, uriScheme: "mysql", uriTLS: "ssl-mode=REQUIRED"},
+	databasev1alpha1.EnginePostgres: {name: "postgres", port: 5432, majorParts: 1, maxUser: 63, maxDBName: 63, uriScheme: "postgresql"},
+	databasev1alpha1.EngineMySQL:    {name: "mysql", port: 3306, majorParts: 2, maxUser: 32, maxDBName: 64, uriScheme: "mysql", uriQuery: url.Values{"ssl-mode": {"REQUIRED"}}},
 }
 
 // rdsReservedNames are names RDS keeps for itself.

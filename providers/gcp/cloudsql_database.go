@@ -2,7 +2,6 @@ package gcp
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -23,22 +22,6 @@ import (
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/providers/driver"
 )
-
-// Keys of the connection details of a Cloud SQL Database, as the
-// PostgreSQL driver publishes them. The password is the only secret.
-const (
-	CloudSQLConnectionHost     = "host"
-	CloudSQLConnectionPort     = "port"
-	CloudSQLConnectionUser     = "user"
-	CloudSQLConnectionPassword = "password"
-	CloudSQLConnectionDatabase = "database"
-	CloudSQLConnectionSSLMode  = "sslmode"
-	CloudSQLConnectionURI      = "uri"
-)
-
-// sqlPasswordLength is the length of the owner passwords GenerateCredentials
-// makes: 32 alphanumeric characters, about 190 bits.
-const sqlPasswordLength = 32
 
 // sqlOperationDone is the status of a finished Cloud SQL operation.
 const sqlOperationDone = "DONE"
@@ -202,33 +185,7 @@ type sqlRequest = driver.Request[*databasev1alpha1.Database]
 
 // GenerateCredentials returns a new owner password.
 func (c *sqlClient) GenerateCredentials() (driver.ConnectionDetails, error) {
-	p, err := sqlRandomPassword(sqlPasswordLength)
-	if err != nil {
-		return nil, fmt.Errorf("cannot generate a password: %w", err)
-	}
-	return driver.ConnectionDetails{CloudSQLConnectionPassword: []byte(p)}, nil
-}
-
-// sqlRandomPassword returns n characters drawn uniformly from [A-Za-z0-9]
-// with crypto/rand.
-func sqlRandomPassword(n int) (string, error) {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	// Bytes at or above the largest multiple of len(alphabet) are rejected,
-	// so that every character is equally likely.
-	const limit = 256 - 256%len(alphabet)
-	out := make([]byte, 0, n)
-	buf := make([]byte, 2*n)
-	for len(out) < n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		for _, b := range buf {
-			if int(b) < limit && len(out) < n {
-				out = append(out, alphabet[int(b)%len(alphabet)])
-			}
-		}
-	}
-	return string(out), nil
+	return driver.GeneratePassword()
 }
 
 // target validates a request and returns what it asks of Cloud SQL.
@@ -321,7 +278,7 @@ func (c *sqlClient) Observe(ctx context.Context, req sqlRequest) (driver.Observa
 	obs.Available = dbExists && ownerExists && host != ""
 	// The owner's password cannot be read back from Cloud SQL: it is set
 	// when the driver creates the user, and never reported as drift.
-	if password := string(req.Connection[CloudSQLConnectionPassword]); obs.Available && password != "" {
+	if password := string(req.Connection[driver.ConnectionPassword]); obs.Available && password != "" {
 		obs.Connection = t.connection(host, password)
 	}
 	return obs, nil
@@ -380,7 +337,7 @@ func (c *sqlClient) Create(ctx context.Context, req sqlRequest) (driver.Connecti
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Connection[CloudSQLConnectionPassword]) == 0 {
+	if len(req.Connection[driver.ConnectionPassword]) == 0 {
 		return nil, fmt.Errorf("cannot create Cloud SQL instance %q: %w", t.instance, sqlErrNoPassword)
 	}
 	_, err = c.svc.Instances.Insert(c.project, t.newInstance()).Context(ctx).Do()
@@ -465,7 +422,7 @@ func (c *sqlClient) Update(ctx context.Context, req sqlRequest) (driver.Connecti
 	}
 	// Cloud SQL cannot tell whether a user's password is the one in the
 	// connection Secret, so the driver sets it only when it creates the user.
-	password := string(req.Connection[CloudSQLConnectionPassword])
+	password := string(req.Connection[driver.ConnectionPassword])
 	if password == "" {
 		return nil, fmt.Errorf("cannot create user %q in Cloud SQL instance %q: %w", t.owner, t.instance, sqlErrNoPassword)
 	}

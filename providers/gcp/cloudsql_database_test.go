@@ -160,8 +160,8 @@ func TestCloudSQLGenerateCredentials(t *testing.T) {
 	seen := map[string]bool{}
 	for range 20 {
 		p := sqlTestPassword(t, c)
-		if len(p) != sqlPasswordLength || strings.Trim(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != "" {
-			t.Errorf("GenerateCredentials(): password %q, want %d alphanumeric characters", p, sqlPasswordLength)
+		if len(p) != 32 || strings.Trim(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			t.Errorf("GenerateCredentials(): password %q, want 32 alphanumeric characters", p)
 		}
 		if seen[p] {
 			t.Errorf("GenerateCredentials() repeated a password")
@@ -902,7 +902,7 @@ func TestCloudSQLPrivateInstance(t *testing.T) {
 	if len(in.IpAddresses) != 1 || in.IpAddresses[0].Type != "PRIVATE" {
 		t.Fatalf("ipAddresses %+v, want one PRIVATE address", in.IpAddresses)
 	}
-	if got, want := string(obs.Connection[CloudSQLConnectionHost]), in.IpAddresses[0].IpAddress; got != want {
+	if got, want := string(obs.Connection[driver.ConnectionHost]), in.IpAddresses[0].IpAddress; got != want {
 		t.Errorf("connection host %q, want the private address %q", got, want)
 	}
 }

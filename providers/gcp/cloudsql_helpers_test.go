@@ -110,7 +110,7 @@ func sqlTestRequest(db *databasev1alpha1.Database, password string) sqlDBRequest
 	}
 	req := sqlDBRequest{Object: db, ExternalName: "test_" + db.Name, Region: region}
 	if password != "" {
-		req.Connection = driver.ConnectionDetails{CloudSQLConnectionPassword: []byte(password)}
+		req.Connection = driver.ConnectionDetails{driver.ConnectionPassword: []byte(password)}
 	}
 	return req
 }
@@ -127,7 +127,7 @@ func sqlTestPassword(t *testing.T, c sqlDBClient) string {
 	if err != nil {
 		t.Fatalf("GenerateCredentials(): %v", err)
 	}
-	return string(creds[CloudSQLConnectionPassword])
+	return string(creds[driver.ConnectionPassword])
 }
 
 // sqlTestReady brings a Database to available and up to date the way the

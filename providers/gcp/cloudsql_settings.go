@@ -1,7 +1,6 @@
 package gcp
 
 import (
-	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -473,30 +472,22 @@ func sqlHost(in *sqladmin.DatabaseInstance) string {
 	return private
 }
 
-// connection returns the connection details of the owner on host.
+// connection returns the connection details of the owner on host. MySQL
+// has no sslmode; its URI asks for TLS with ssl-mode=REQUIRED.
 func (t sqlTarget) connection(host, password string) driver.ConnectionDetails {
-	port := strconv.Itoa(int(t.port()))
-	uri := url.URL{
-		User:    url.UserPassword(t.owner, password),
-		Host:    net.JoinHostPort(host, port),
-		Path:    "/" + t.database,
-		RawPath: "/" + url.PathEscape(t.database),
-	}
-	details := driver.ConnectionDetails{
-		CloudSQLConnectionHost:     []byte(host),
-		CloudSQLConnectionPort:     []byte(port),
-		CloudSQLConnectionUser:     []byte(t.owner),
-		CloudSQLConnectionPassword: []byte(password),
-		CloudSQLConnectionDatabase: []byte(t.database),
+	c := driver.DatabaseConnection{
+		Scheme:   "postgresql",
+		Host:     host,
+		Port:     t.port(),
+		User:     t.owner,
+		Password: password,
+		Database: t.database,
+		SSLMode:  sqlPostgresSSLMode,
 	}
 	if t.engine == databasev1alpha1.EngineMySQL {
-		uri.Scheme = "mysql"
-		uri.RawQuery = url.Values{"ssl-mode": {"REQUIRED"}}.Encode()
-	} else {
-		uri.Scheme = "postgresql"
-		uri.RawQuery = url.Values{"sslmode": {sqlPostgresSSLMode}}.Encode()
-		details[CloudSQLConnectionSSLMode] = []byte(sqlPostgresSSLMode)
+		c.Scheme = "mysql"
+		c.SSLMode = ""
+		c.URIQuery = url.Values{"ssl-mode": {"REQUIRED"}}
 	}
-	details[CloudSQLConnectionURI] = []byte(uri.String())
-	return details
+	return c.Details()
 }

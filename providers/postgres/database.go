@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -95,7 +93,7 @@ func (c *client) Observe(ctx context.Context, req request) (driver.Observation, 
 		}
 		obs.Drift = append(obs.Drift, stratusv1alpha1.DriftedField{Field: fieldOwner, Desired: n.owner, Observed: observed})
 	}
-	password := string(req.Connection[ConnectionPasswordKey])
+	password := string(req.Connection[driver.ConnectionPassword])
 	if password != "" && roleExists {
 		drifted, err := c.passwordDrifted(ctx, n.owner, password)
 		if err != nil {
@@ -156,7 +154,7 @@ func (c *client) Create(ctx context.Context, req request) (driver.ConnectionDeta
 	if err != nil {
 		return nil, err
 	}
-	password := string(req.Connection[ConnectionPasswordKey])
+	password := string(req.Connection[driver.ConnectionPassword])
 	if password == "" {
 		return nil, fmt.Errorf("cannot create database %q: %w", n.database, errNoPassword)
 	}
@@ -176,7 +174,7 @@ func (c *client) Update(ctx context.Context, req request) (driver.ConnectionDeta
 	if err != nil {
 		return nil, err
 	}
-	password := string(req.Connection[ConnectionPasswordKey])
+	password := string(req.Connection[driver.ConnectionPassword])
 	if password == "" {
 		return nil, fmt.Errorf("cannot update database %q: %w", n.database, errNoPassword)
 	}
@@ -347,22 +345,13 @@ func execFormat(ctx context.Context, q querier, format string, args ...string) e
 
 // connectionDetails are what a client needs to connect as the owner.
 func (c *client) connectionDetails(n names, password string) driver.ConnectionDetails {
-	port := strconv.Itoa(int(c.server.port))
-	uri := url.URL{
+	return driver.DatabaseConnection{
 		Scheme:   "postgresql",
-		User:     url.UserPassword(n.owner, password),
-		Host:     net.JoinHostPort(c.server.host, port),
-		Path:     "/" + n.database,
-		RawPath:  "/" + url.PathEscape(n.database),
-		RawQuery: url.Values{"sslmode": {c.server.sslMode}}.Encode(),
-	}
-	return driver.ConnectionDetails{
-		ConnectionHostKey:     []byte(c.server.host),
-		ConnectionPortKey:     []byte(port),
-		ConnectionUserKey:     []byte(n.owner),
-		ConnectionPasswordKey: []byte(password),
-		ConnectionDatabaseKey: []byte(n.database),
-		ConnectionSSLModeKey:  []byte(c.server.sslMode),
-		ConnectionURIKey:      []byte(uri.String()),
-	}
+		Host:     c.server.host,
+		Port:     c.server.port,
+		User:     n.owner,
+		Password: password,
+		Database: n.database,
+		SSLMode:  c.server.sslMode,
+	}.Details()
 }

@@ -57,14 +57,14 @@ func TestLifecycle(t *testing.T) {
 			}
 			gotDetails := map[string]string{}
 			for k, v := range details {
-				if k != ConnectionURIKey {
+				if k != driver.ConnectionURI {
 					gotDetails[k] = string(v)
 				}
 			}
 			if diff := cmp.Diff(wantDetails, gotDetails); diff != "" {
 				t.Errorf("%s\nCreate(...) connection details: -want, +got:\n%s", tt.reason, diff)
 			}
-			loginAndCreateTable(t, string(details[ConnectionURIKey]), "first")
+			loginAndCreateTable(t, string(details[driver.ConnectionURI]), "first")
 			wantComment := "managed by stratus: test/lifecycle " + string(db.UID)
 			if diff := cmp.Diff(map[string]string{"database": wantComment, "role": wantComment}, comments(t, tt.database, owner)); diff != "" {
 				t.Errorf("%s\nafter Create, comments: -want, +got:\n%s", tt.reason, diff)
@@ -124,7 +124,7 @@ func TestLifecycle(t *testing.T) {
 			if diff := cmp.Diff([]stratusv1alpha1.DriftedField(nil), obs.Drift); diff != "" {
 				t.Errorf("%s\nObserve(...) drift after Update: -want, +got:\n%s", tt.reason, diff)
 			}
-			loginAndCreateTable(t, string(details[ConnectionURIKey]), "second")
+			loginAndCreateTable(t, string(details[driver.ConnectionURI]), "second")
 
 			// Deletion protection changes nothing.
 			db.Spec.DeletionProtection = true
@@ -167,11 +167,11 @@ func TestLifecycle(t *testing.T) {
 // rand8 is a short random suffix for names.
 func rand8(t *testing.T) string {
 	t.Helper()
-	s, err := randomAlphanumeric(8)
+	creds, err := driver.GeneratePassword()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return string(creds[driver.ConnectionPassword][:8])
 }
 
 func TestObserveOwnerRoleMissing(t *testing.T) {
@@ -198,7 +198,7 @@ func TestObserveOwnerRoleMissing(t *testing.T) {
 	if owner, _ := databaseOwner(t, "missing_role"); owner != "missing_role_owner" {
 		t.Errorf("after Update, the owner is %q; want missing_role_owner", owner)
 	}
-	loginAndCreateTable(t, string(details[ConnectionURIKey]), "t")
+	loginAndCreateTable(t, string(details[driver.ConnectionURI]), "t")
 }
 
 func TestValidation(t *testing.T) {
@@ -347,7 +347,7 @@ func TestDeleteInUse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create(...): %v", err)
 	}
-	session := connectURI(t, string(details[ConnectionURIKey]))
+	session := connectURI(t, string(details[driver.ConnectionURI]))
 
 	err = c.Delete(t.Context(), req)
 	if err == nil || driver.IsTerminal(err) || driver.IsBlocked(err) || !strings.Contains(err.Error(), "in use") {
@@ -401,7 +401,7 @@ func TestNonSuperuserAdmin(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s\nCreate(...): %v", tt.reason, err)
 			}
-			loginAndCreateTable(t, string(details[ConnectionURIKey]), "t")
+			loginAndCreateTable(t, string(details[driver.ConnectionURI]), "t")
 
 			// pg_authid is out of reach: the password check is skipped,
 			// silently.
@@ -480,7 +480,7 @@ func TestPasswordNeverReachesServerLog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Update(...): %v", err)
 	}
-	loginAndCreateTable(t, string(details[ConnectionURIKey]), "t")
+	loginAndCreateTable(t, string(details[driver.ConnectionURI]), "t")
 	if err := deleteEventually(t, c, req); err != nil {
 		t.Fatalf("Delete(...): %v", err)
 	}

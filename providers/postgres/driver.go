@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -38,21 +37,6 @@ const (
 	CredentialsUsernameKey = "username"
 	CredentialsPasswordKey = "password"
 )
-
-// Keys of the connection details the driver publishes.
-const (
-	ConnectionHostKey     = "host"
-	ConnectionPortKey     = "port"
-	ConnectionUserKey     = "user"
-	ConnectionPasswordKey = "password"
-	ConnectionDatabaseKey = "database"
-	ConnectionSSLModeKey  = "sslmode"
-	ConnectionURIKey      = "uri"
-)
-
-// generatedPasswordLength is the length of the owner passwords
-// GenerateCredentials makes: 32 alphanumeric characters, about 190 bits.
-const generatedPasswordLength = 32
 
 // options configure a driver.
 type options struct {
@@ -193,33 +177,7 @@ func (c *client) Close() error {
 
 // GenerateCredentials returns a new owner password.
 func (c *client) GenerateCredentials() (driver.ConnectionDetails, error) {
-	p, err := randomAlphanumeric(generatedPasswordLength)
-	if err != nil {
-		return nil, fmt.Errorf("cannot generate a password: %w", err)
-	}
-	return driver.ConnectionDetails{ConnectionPasswordKey: []byte(p)}, nil
-}
-
-// randomAlphanumeric returns n characters drawn uniformly from [A-Za-z0-9]
-// with crypto/rand.
-func randomAlphanumeric(n int) (string, error) {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	// Bytes at or above the largest multiple of len(alphabet) are rejected,
-	// so that every character is equally likely.
-	const limit = 256 - 256%len(alphabet)
-	out := make([]byte, 0, n)
-	buf := make([]byte, 2*n)
-	for len(out) < n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		for _, b := range buf {
-			if int(b) < limit && len(out) < n {
-				out = append(out, alphabet[int(b)%len(alphabet)])
-			}
-		}
-	}
-	return string(out), nil
+	return driver.GeneratePassword()
 }
 
 // errNoPassword is returned when the connection Secret lacks the owner's

@@ -214,11 +214,11 @@ func TestConnectionDetails(t *testing.T) {
 		t.Run(tt.reason, func(t *testing.T) {
 			c := &client{server: tt.server}
 			got := c.connectionDetails(tt.names, tt.password)
-			if diff := cmp.Diff(tt.wantURI, string(got[ConnectionURIKey])); diff != "" {
+			if diff := cmp.Diff(tt.wantURI, string(got[driver.ConnectionURI])); diff != "" {
 				t.Errorf("%s\nconnectionDetails(...) uri: -want, +got:\n%s", tt.reason, diff)
 			}
 			// What a client makes of the uri is what the other keys say.
-			cfg, err := pgx.ParseConfig(string(got[ConnectionURIKey]))
+			cfg, err := pgx.ParseConfig(string(got[driver.ConnectionURI]))
 			if err != nil {
 				t.Fatalf("%s\npgx.ParseConfig(uri): %v", tt.reason, err)
 			}

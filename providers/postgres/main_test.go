@@ -134,7 +134,7 @@ func newDatabase(name string, mutate ...func(*databasev1alpha1.Database)) *datab
 func newRequest(db *databasev1alpha1.Database, externalName, password string) driver.Request[*databasev1alpha1.Database] {
 	req := driver.Request[*databasev1alpha1.Database]{Object: db, ExternalName: externalName}
 	if password != "" {
-		req.Connection = driver.ConnectionDetails{ConnectionPasswordKey: []byte(password)}
+		req.Connection = driver.ConnectionDetails{driver.ConnectionPassword: []byte(password)}
 	}
 	return req
 }
@@ -146,7 +146,7 @@ func newPassword(t *testing.T, c dbClient) string {
 	if err != nil {
 		t.Fatalf("GenerateCredentials(): %v", err)
 	}
-	return string(creds[ConnectionPasswordKey])
+	return string(creds[driver.ConnectionPassword])
 }
 
 // databaseOwner returns the owner of database name, and whether it exists.
