@@ -314,8 +314,12 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 
 	// Drift is a difference from a spec that has not changed since it was
 	// last synced: a change made in the cloud behind the operator's back.
+	// A resource never available yet is still being created: what it lacks
+	// are the create's remaining steps, not drift.
 	wasSynced := status.ObservedGeneration == mr.GetGeneration() && meta.IsStatusConditionTrue(status.Conditions, stratusv1alpha1.ConditionSynced)
-	outOfBand := !obs.UpToDate() && (wasSynced || observeOnly)
+	ready := meta.FindStatusCondition(status.Conditions, stratusv1alpha1.ConditionReady)
+	creating := ready == nil || ready.Reason == stratusv1alpha1.ReasonCreating
+	outOfBand := !obs.UpToDate() && ((wasSynced && !creating) || observeOnly)
 	if outOfBand {
 		if !slices.Equal(status.Drift, obs.Drift) {
 			now := metav1.NewTime(r.now())
@@ -374,7 +378,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 		// being created (a long-running cloud operation); afterwards it is
 		// unavailable (modifying, in maintenance, ...).
 		reason := stratusv1alpha1.ReasonUnavailable
-		if c := meta.FindStatusCondition(status.Conditions, stratusv1alpha1.ConditionReady); c == nil || c.Reason == stratusv1alpha1.ReasonCreating {
+		if creating {
 			reason = stratusv1alpha1.ReasonCreating
 		}
 		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, reason, fmt.Sprintf("%s %q is %s", kind, req.ExternalName, orDefault(obs.State, "not available yet")))

@@ -251,6 +251,14 @@ func TestReconcile(t *testing.T) {
 			want:   outcome{Updates: 1, Ready: "True/Available", Synced: "True/ReconcileSuccess", Events: []string{"DriftDetected", "DriftCorrected"}, Requeue: true, Drift: 1},
 		},
 		{
+			reason: "what a resource still being created lacks is the create's next step, not drift",
+			bucket: newBucket(synced, func(b *storagev1alpha1.Bucket) {
+				b.Status.Conditions[1].Status, b.Status.Conditions[1].Reason = metav1.ConditionFalse, stratusv1alpha1.ReasonCreating
+			}),
+			cloud: &cloud{exists: true, drift: []stratusv1alpha1.DriftedField{{Field: "spec.owner", Desired: "app", Observed: "(does not exist)"}}},
+			want:  outcome{Updates: 1, Ready: "True/Available", Synced: "True/ReconcileSuccess", Events: []string{"UpdatedExternalResource"}, Requeue: true},
+		},
+		{
 			reason: "a spec change is an update, not drift",
 			bucket: newBucket(synced, func(b *storagev1alpha1.Bucket) { b.Generation = 2 }),
 			cloud:  &cloud{exists: true, drift: []stratusv1alpha1.DriftedField{{Field: "spec.versioning", Desired: "Enabled", Observed: "Suspended"}}},

@@ -32,3 +32,6 @@ func run(m *testing.M) int {
 
 func TestS3(t *testing.T)         { Run(t, h, newS3Target(h)) }
 func TestPostgreSQL(t *testing.T) { Run(t, h, newPostgresTarget(t, h)) }
+func TestRDS(t *testing.T)        { Run(t, h, newRDSTarget(t)) }
+func TestGCS(t *testing.T)        { Run(t, h, newGCSTarget(t)) }
+func TestCloudSQL(t *testing.T)   { Run(t, h, newCloudSQLTarget(t)) }
