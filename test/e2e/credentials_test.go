@@ -13,6 +13,7 @@ import (
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/test/harness"
+	"github.com/stratus-operator/stratus/test/localenv"
 )
 
 // TestCredentialsNeverLeak: no credential — the provider secrets, refused
@@ -35,11 +36,16 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	h.Create(t, denied)
 	ok := newBucket(ns, "fine")
 	h.Create(t, ok)
+	onGCP := newBucket(ns, "fine-gcp", func(b *storagev1alpha1.Bucket) {
+		b.Spec.ProviderConfigRef = stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: localenv.GCPProviderConfig}
+	})
+	h.Create(t, onGCP)
 	db := newDatabase(ns, "secretive", func(d *databasev1alpha1.Database) {
 		d.Spec.WriteConnectionSecretToRef = &stratusv1alpha1.LocalSecretReference{Name: "secretive-db"}
 	})
 	h.Create(t, db)
 	h.WaitReady(t, ok)
+	h.WaitReady(t, onGCP)
 	h.WaitReady(t, db)
 	h.WaitFor(t, denied, "refused credentials reported", func() error {
 		return harness.ConditionIs(denied, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonBadCredentials)
@@ -50,6 +56,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"S3 secret key":               h.Env.S3.SecretKey,
 		"PostgreSQL admin password":   h.Env.Postgres.Password,
 		"generated database password": string(secretData(t, ns, "secretive-db")["password"]),
+		"Google service-account key":  privateKeyBody(t, h.Env.GCS.ServiceAccountJSON()),
 	}
 	places := map[string]string{"manager logs": h.Logs()}
 	var events eventsv1.EventList
@@ -84,6 +91,23 @@ func TestCredentialsNeverLeak(t *testing.T) {
 			}
 		}
 	}
+}
+
+// privateKeyBody returns a distinctive line of a service-account key's
+// private key.
+func privateKeyBody(t *testing.T, key []byte) string {
+	t.Helper()
+	var sa struct {
+		PrivateKey string `json:"private_key"`
+	}
+	if err := json.Unmarshal(key, &sa); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(sa.PrivateKey, "\n")
+	if len(lines) < 3 {
+		t.Fatal("the service-account key has no PEM body")
+	}
+	return lines[1]
 }
 
 func mustJSON(t *testing.T, v any) string {
