@@ -1,8 +1,9 @@
 // Command stratus is the Stratus operator.
 //
 //	stratus [flags]        run the manager against the cluster in KUBECONFIG
-//	stratus dev [flags]    run a local control plane, S3 server and PostgreSQL,
-//	                       and the manager against them
+//	stratus dev [flags]    run a local control plane, local AWS, Google Cloud
+//	                       and PostgreSQL, and the manager against them
+//	stratus render [flags] render a composite from local files, without a cluster
 package main
 
 import (
@@ -18,6 +19,8 @@ func main() {
 	switch {
 	case len(args) > 0 && args[0] == "dev":
 		err = runDev(args[1:])
+	case len(args) > 0 && args[0] == "render":
+		err = runRender(args[1:])
 	case len(args) > 0 && args[0] == "manager":
 		err = runManagerCommand(args[1:])
 	default:
