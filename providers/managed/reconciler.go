@@ -181,9 +181,9 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T) (ctrl.Result, error
 	if !r.owns(mr) && mr.GetAnnotations()[stratusv1alpha1.AnnotationExternalName] == "" {
 		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonNameConflict,
 			fmt.Sprintf("a %s named %q already exists and this object did not create it", r.gvk.Kind, dreq.ExternalName))
-		return r.fail(ctx, mr, rc.key, reasonCannotCreate, driver.Terminalf(
+		return r.fail(ctx, mr, rc.key, reasonCannotCreate, &nameConflictError{err: driver.Terminalf(
 			"a %s named %q already exists and this object did not create it: set the %s annotation to %q to adopt it, or choose another name",
-			strings.ToLower(r.gvk.Kind), dreq.ExternalName, stratusv1alpha1.AnnotationExternalName, dreq.ExternalName))
+			strings.ToLower(r.gvk.Kind), dreq.ExternalName, stratusv1alpha1.AnnotationExternalName, dreq.ExternalName)})
 	}
 	return r.sync(ctx, mr, op, obs)
 }
@@ -458,7 +458,7 @@ func (r *Reconciler[T]) fail(ctx context.Context, mr T, configKey, eventReason s
 	switch {
 	case driver.IsTerminal(err):
 		reason = stratusv1alpha1.ReasonInvalidSpec
-		if strings.Contains(message, "already exists and this object did not create it") {
+		if conflict := (*nameConflictError)(nil); errors.As(err, &conflict) {
 			reason = stratusv1alpha1.ReasonNameConflict
 		}
 		message += " (not retried until the spec changes)"
@@ -481,6 +481,13 @@ func (r *Reconciler[T]) fail(ctx context.Context, mr T, configKey, eventReason s
 	}
 	return ctrl.Result{}, err
 }
+
+// nameConflictError is a terminal error: the cloud resource under the
+// object's name exists and the object neither created nor adopted it.
+type nameConflictError struct{ err error }
+
+func (e *nameConflictError) Error() string { return e.err.Error() }
+func (e *nameConflictError) Unwrap() error { return e.err }
 
 // owns reports whether the operator created (or began to create) the
 // object's cloud resource.
