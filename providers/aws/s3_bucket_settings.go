@@ -6,13 +6,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/driver"
 )
 
 // The bucket features an S3-compatible endpoint may lack, as reported in
@@ -40,11 +40,8 @@ const (
 	sseCustomerManaged = string(types.ServerSideEncryptionAwsKms) // SSE-KMS
 )
 
-// maxDriftValue is the longest desired or observed value a DriftedField holds.
-const maxDriftValue = 1024
-
 // none stands for a setting that is not configured.
-const none = "None"
+const none = driver.NoValue
 
 // bucketState is what Observe read of a bucket's settings. A feature in
 // unsupported was not read.
@@ -71,11 +68,7 @@ type bucketState struct {
 func drift(spec storagev1alpha1.BucketSpec, s bucketState) []stratusv1alpha1.DriftedField {
 	var out []stratusv1alpha1.DriftedField
 	add := func(field, desired, observed string) {
-		out = append(out, stratusv1alpha1.DriftedField{
-			Field:    field,
-			Desired:  truncate(desired, maxDriftValue),
-			Observed: truncate(observed, maxDriftValue),
-		})
+		out = append(out, driver.Drifted(field, desired, observed))
 	}
 
 	if !s.unsupported[featureVersioning] {
@@ -101,7 +94,7 @@ func drift(spec storagev1alpha1.BucketSpec, s bucketState) []stratusv1alpha1.Dri
 		}
 	}
 	if !s.unsupported[featureLabels] {
-		if desired, observed := labelsString(spec.Labels), labelsString(tagMap(s.tags)); desired != observed {
+		if desired, observed := driver.FormatLabels(spec.Labels), driver.FormatLabels(tagMap(s.tags)); desired != observed {
 			add(fieldLabels, desired, observed)
 		}
 	}
@@ -366,31 +359,4 @@ func tagMap(tags []types.Tag) map[string]string {
 		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	return m
-}
-
-// labelsString describes labels compactly, sorted by key, such as
-// "env=prod, team=data".
-func labelsString(labels map[string]string) string {
-	if len(labels) == 0 {
-		return none
-	}
-	parts := make([]string, 0, len(labels))
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		parts = append(parts, k+"="+labels[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
-// truncate shortens s to at most n bytes, marking the cut, without splitting
-// a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "..."
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
 }

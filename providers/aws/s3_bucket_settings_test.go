@@ -11,6 +11,7 @@ import (
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/driver"
 )
 
 // inSync is the state of a bucket that matches an empty (all defaults) spec.
@@ -251,8 +252,8 @@ func TestDriftValuesAreBounded(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("drift(...) = %v; want one drifted field", got)
 	}
-	if d := got[0].Desired; len(d) > maxDriftValue || !strings.HasSuffix(d, "...") || !strings.HasPrefix(d, "a=é") {
-		t.Errorf("Desired is %d bytes, ending %q; want at most %d, cut with ...", len(d), d[len(d)-8:], maxDriftValue)
+	if d := got[0].Desired; len(d) > driver.MaxDriftValueLength || !strings.HasSuffix(d, "...") || !strings.HasPrefix(d, "a=é") {
+		t.Errorf("Desired is %d bytes, ending %q; want at most %d, cut with ...", len(d), d[len(d)-8:], driver.MaxDriftValueLength)
 	}
 }
 

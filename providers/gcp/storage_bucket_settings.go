@@ -31,11 +31,8 @@ const (
 	encryptionCloudKMS      = "CloudKMS"
 )
 
-// maxDriftValue is the longest desired or observed value a DriftedField holds.
-const maxDriftValue = 1024
-
 // none stands for a setting that is not configured.
-const none = "None"
+const none = driver.NoValue
 
 // maxLabelLength is the most characters a Cloud Storage label key or value
 // may have.
@@ -150,11 +147,7 @@ func desiredUpdate(spec storagev1alpha1.BucketSpec, current map[string]string) s
 func drift(spec storagev1alpha1.BucketSpec, attrs *storage.BucketAttrs) []stratusv1alpha1.DriftedField {
 	var out []stratusv1alpha1.DriftedField
 	add := func(field, desired, observed string) {
-		out = append(out, stratusv1alpha1.DriftedField{
-			Field:    field,
-			Desired:  truncate(desired, maxDriftValue),
-			Observed: truncate(observed, maxDriftValue),
-		})
+		out = append(out, driver.Drifted(field, desired, observed))
 	}
 	if desired, observed := desiredVersioning(spec), observedVersioning(attrs); desired != observed {
 		add(fieldVersioning, string(desired), string(observed))
@@ -169,7 +162,7 @@ func drift(spec storagev1alpha1.BucketSpec, attrs *storage.BucketAttrs) []stratu
 	if observed := lifecycleString(attrs.Lifecycle.Rules); desiredRules != observed {
 		add(fieldLifecycle, desiredRules, observed)
 	}
-	if desired, observed := labelsString(spec.Labels), labelsString(attrs.Labels); desired != observed {
+	if desired, observed := driver.FormatLabels(spec.Labels), driver.FormatLabels(attrs.Labels); desired != observed {
 		add(fieldLabels, desired, observed)
 	}
 	return out
@@ -374,31 +367,4 @@ func lifecycleRuleString(r storage.LifecycleRule) string {
 		return action
 	}
 	return action + ": " + strings.Join(attrs, " ")
-}
-
-// labelsString describes labels compactly, sorted by key, such as
-// "env=prod, team=data".
-func labelsString(labels map[string]string) string {
-	if len(labels) == 0 {
-		return none
-	}
-	parts := make([]string, 0, len(labels))
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		parts = append(parts, k+"="+labels[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
-// truncate shortens s to at most n bytes, marking the cut, without splitting
-// a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "..."
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
 }

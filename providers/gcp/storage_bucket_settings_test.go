@@ -189,8 +189,8 @@ func TestDriftValuesAreBounded(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("drift(...) = %v; want one drifted field", got)
 	}
-	if n := len(got[0].Desired); n > maxDriftValue || !strings.HasSuffix(got[0].Desired, "...") {
-		t.Errorf("desired value of %d bytes, ending %q; want at most %d, marked as cut", n, got[0].Desired[n-10:], maxDriftValue)
+	if n := len(got[0].Desired); n > driver.MaxDriftValueLength || !strings.HasSuffix(got[0].Desired, "...") {
+		t.Errorf("desired value of %d bytes, ending %q; want at most %d, marked as cut", n, got[0].Desired[n-10:], driver.MaxDriftValueLength)
 	}
 }
 

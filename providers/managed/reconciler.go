@@ -206,6 +206,9 @@ func (r *Reconciler[T]) observe(ctx context.Context, op operation[T]) (driver.Ob
 	if err != nil {
 		return obs, fmt.Errorf("observe %s %q: %w", strings.ToLower(r.gvk.Kind), req.ExternalName, err)
 	}
+	for i, d := range obs.Drift { // whatever the driver, status stays within the API's limits
+		obs.Drift[i] = driver.Drifted(d.Field, d.Desired, d.Observed)
+	}
 	ctrl.LoggerFrom(ctx).V(1).Info("observed", "externalName", req.ExternalName, "exists", obs.Exists,
 		"available", obs.Available, "drift", len(obs.Drift), "unsupported", obs.Unsupported)
 	return obs, nil
