@@ -76,7 +76,7 @@ type GCSServer struct {
 	Faults *faults.Injector
 
 	proc     *process
-	http     *http.Server
+	front    *front
 	tempDir  bool
 	stopOnce sync.Once
 	stopErr  error
@@ -222,15 +222,11 @@ func (s *GCSServer) startShim(port int) error {
 	if err != nil {
 		return fmt.Errorf("start gcs shim: %w", err)
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	f, err := serveFront(shim, port)
 	if err != nil {
 		return fmt.Errorf("start gcs shim: %w", err)
 	}
-	s.Shim = shim
-	s.Faults = &faults.Injector{}
-	s.http = &http.Server{Handler: s.Faults.Wrap(shim), ReadHeaderTimeout: 30 * time.Second}
-	go func() { _ = s.http.Serve(l) }()
-	s.Endpoint = "http://" + l.Addr().String()
+	s.Shim, s.front, s.Faults, s.Endpoint = shim, f, f.faults, f.endpoint
 	return nil
 }
 
@@ -240,13 +236,7 @@ func (s *GCSServer) startShim(port int) error {
 func (s *GCSServer) Stop() error {
 	s.stopOnce.Do(func() {
 		var errs []error
-		if s.http != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := s.http.Shutdown(ctx); err != nil {
-				_ = s.http.Close()
-			}
-			cancel()
-		}
+		s.front.stop()
 		if s.Shim != nil {
 			s.Shim.Close()
 		}
