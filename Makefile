@@ -22,7 +22,7 @@ generate: ## Generate deepcopy functions.
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC.
 	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=$(CRD_DIR)
-	$(CONTROLLER_GEN) rbac:roleName=stratus-manager paths=./providers/... output:rbac:dir=$(RBAC_DIR)
+	$(CONTROLLER_GEN) rbac:roleName=stratus-manager paths="{./providers/...,./compositions/...}" output:rbac:dir=$(RBAC_DIR)
 
 .PHONY: build
 build: ## Build the stratus binary into bin/.

@@ -14,9 +14,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
 	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
 	"github.com/stratus-operator/stratus/providers/managed"
 	"github.com/stratus-operator/stratus/providers/registry"
 )
@@ -67,6 +69,7 @@ func Scheme() (*runtime.Scheme, error) {
 		stratusv1alpha1.AddToScheme,
 		storagev1alpha1.AddToScheme,
 		databasev1alpha1.AddToScheme,
+		compositionsv1alpha1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("build scheme: %w", err)
@@ -100,6 +103,9 @@ func runManager(ctx context.Context, cfg *rest.Config, opts managerOptions) erro
 		Timeout:                 opts.reconcileTimeout,
 		MaxConcurrentReconciles: opts.maxConcurrentReconciles,
 	}); err != nil {
+		return err
+	}
+	if err := compositionscontroller.Setup(mgr); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

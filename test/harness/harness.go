@@ -22,9 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
 	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
 	"github.com/stratus-operator/stratus/providers/managed"
 	"github.com/stratus-operator/stratus/providers/registry"
 	"github.com/stratus-operator/stratus/test/localenv"
@@ -55,7 +57,7 @@ type Harness struct {
 // Scheme returns a scheme with every Stratus type.
 func Scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, stratusv1alpha1.AddToScheme, storagev1alpha1.AddToScheme, databasev1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, stratusv1alpha1.AddToScheme, storagev1alpha1.AddToScheme, databasev1alpha1.AddToScheme, compositionsv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("build scheme: %w", err)
 		}
@@ -101,6 +103,9 @@ func Start(ctx context.Context, drivers registry.Drivers) (*Harness, error) {
 		BaseBackoff:          100 * time.Millisecond,
 		MaxBackoff:           5 * time.Second,
 	}); err != nil {
+		return nil, errors.Join(err, h.Env.Stop())
+	}
+	if err := compositionscontroller.Setup(mgr); err != nil {
 		return nil, errors.Join(err, h.Env.Stop())
 	}
 	runCtx, cancel := context.WithCancel(context.Background())

@@ -1,0 +1,185 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/stratus-operator/stratus/compositions/render"
+)
+
+// served is what the instance controller of a composite needs: the
+// definition as last compiled.
+type served struct {
+	// definition is the name of the CompositeDefinition.
+	definition string
+	// generation is the definition's generation that was compiled.
+	generation  int64
+	composition *render.Composition
+	// kinds are the kinds of the composed resources.
+	kinds []schema.GroupVersionKind
+}
+
+// instanceController is a running controller of a composite's instances.
+type instanceController struct {
+	ctrl controller.Controller
+	// enqueue takes instances to reconcile when their definition changes.
+	enqueue chan event.GenericEvent
+	// watched are the kinds of composed resources it watches.
+	watched map[schema.GroupVersionKind]bool
+}
+
+// registry keeps the compiled definitions by the kind of their instances
+// and the instance controllers started in the running manager.
+type registry struct {
+	mgr ctrl.Manager
+
+	// served maps a schema.GroupVersionKind to its *served. Instance
+	// reconcilers look it up at each reconcile, so that a changed
+	// definition takes effect without restarting anything.
+	served sync.Map
+
+	mu      sync.Mutex
+	started map[schema.GroupVersionKind]*instanceController
+}
+
+func newRegistry(mgr ctrl.Manager) *registry {
+	return &registry{mgr: mgr, started: map[schema.GroupVersionKind]*instanceController{}}
+}
+
+// lookup returns what serves gvk, or nil.
+func (r *registry) lookup(gvk schema.GroupVersionKind) *served {
+	v, ok := r.served.Load(gvk)
+	if !ok {
+		return nil
+	}
+	return v.(*served)
+}
+
+// serve makes s the definition of its kind, makes sure a controller runs
+// for the kind and watches the composed kinds, and, when the definition
+// changed, queues every instance so that the change rolls out.
+func (r *registry) serve(ctx context.Context, s *served) error {
+	gvk := s.composition.GroupVersionKind()
+	prev := r.lookup(gvk)
+	r.served.Store(gvk, s)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ic, ok := r.started[gvk]
+	if !ok {
+		var err error
+		if ic, err = r.start(gvk); err != nil {
+			r.served.CompareAndSwap(gvk, s, prev)
+			return err
+		}
+		r.started[gvk] = ic
+	}
+	for _, kind := range s.kinds {
+		if ic.watched[kind] {
+			continue
+		}
+		child := &unstructured.Unstructured{}
+		child.SetGroupVersionKind(kind)
+		owner := &unstructured.Unstructured{}
+		owner.SetGroupVersionKind(gvk)
+		src := source.Kind(r.mgr.GetCache(), child,
+			handler.TypedEnqueueRequestForOwner[*unstructured.Unstructured](r.mgr.GetScheme(), r.mgr.GetRESTMapper(), owner, handler.OnlyControllerOwner()))
+		if err := ic.ctrl.Watch(src); err != nil {
+			return fmt.Errorf("watch %s composed by %s: %w", kind.Kind, gvk.Kind, err)
+		}
+		ic.watched[kind] = true
+	}
+	if ok && (prev == nil || prev.generation != s.generation) {
+		r.requeueAll(ctx, gvk, ic)
+	}
+	return nil
+}
+
+// start starts a controller of the instances of gvk in the manager.
+func (r *registry) start(gvk schema.GroupVersionKind) (*instanceController, error) {
+	rec := &instanceReconciler{
+		gvk:      gvk,
+		registry: r,
+		client:   r.mgr.GetClient(),
+		reader:   r.mgr.GetAPIReader(),
+		recorder: r.mgr.GetEventRecorder("stratus-composite"),
+	}
+	name := "composite-" + strings.ToLower(gvk.Kind) + "-" + strings.ReplaceAll(gvk.Group, ".", "-")
+	c, err := controller.New(name, r.mgr, controller.Options{
+		Reconciler:  rec,
+		RateLimiter: workqueue.DefaultTypedControllerRateLimiter[reconcile.Request](),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create the controller of %s: %w", gvk.Kind, err)
+	}
+	instance := &unstructured.Unstructured{}
+	instance.SetGroupVersionKind(gvk)
+	if err := c.Watch(source.Kind(r.mgr.GetCache(), instance, &handler.TypedEnqueueRequestForObject[*unstructured.Unstructured]{}, instanceChanged())); err != nil {
+		return nil, fmt.Errorf("watch %s: %w", gvk.Kind, err)
+	}
+	ch := make(chan event.GenericEvent, 1024)
+	if err := c.Watch(source.Channel(ch, &handler.EnqueueRequestForObject{})); err != nil {
+		return nil, fmt.Errorf("watch definition changes of %s: %w", gvk.Kind, err)
+	}
+	return &instanceController{ctrl: c, enqueue: ch, watched: map[schema.GroupVersionKind]bool{}}, nil
+}
+
+// requeueAll queues every instance of gvk.
+func (r *registry) requeueAll(ctx context.Context, gvk schema.GroupVersionKind, ic *instanceController) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.mgr.GetAPIReader().List(ctx, list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "cannot list instances to roll out a definition change", "kind", gvk.Kind)
+		return
+	}
+	go func() {
+		for i := range list.Items {
+			ic.enqueue <- event.GenericEvent{Object: &list.Items[i]}
+		}
+	}()
+}
+
+// instanceChanged passes the updates of an instance a reconcile must react
+// to: a new generation, a deletion, labels or annotations; not the status
+// the reconciler writes.
+func instanceChanged() predicate.TypedPredicate[*unstructured.Unstructured] {
+	return predicate.TypedFuncs[*unstructured.Unstructured]{
+		UpdateFunc: func(e event.TypedUpdateEvent[*unstructured.Unstructured]) bool {
+			o, n := e.ObjectOld, e.ObjectNew
+			if o == nil || n == nil {
+				return true
+			}
+			return o.GetGeneration() != n.GetGeneration() ||
+				(o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil) ||
+				!equalMaps(o.GetLabels(), n.GetLabels()) || !equalMaps(o.GetAnnotations(), n.GetAnnotations())
+		},
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+var _ client.Object = &unstructured.Unstructured{}

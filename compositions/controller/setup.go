@@ -1,0 +1,61 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
+)
+
+// The instances of composites and their composed resources can be of any
+// API, so the controller needs to read and write any resource.
+// +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=*,resources=*,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Intervals.
+const (
+	// establishPollInterval is how often a definition checks whether its
+	// CRD is served yet.
+	establishPollInterval = 500 * time.Millisecond
+	// pendingPollInterval is how often an instance that waits for its
+	// composed resources is reconciled, besides the resources' own events.
+	pendingPollInterval = 2 * time.Second
+	// deletePollInterval is how often a deleting instance checks whether
+	// the composed resource it deletes is gone.
+	deletePollInterval = time.Second
+)
+
+// Setup registers the CompositeDefinition reconciler with mgr. The
+// controllers of the composites' instances are added to mgr while it runs,
+// as definitions become valid and established.
+func Setup(mgr ctrl.Manager) error {
+	for _, add := range []func(*runtime.Scheme) error{apiextv1.AddToScheme, compositionsv1alpha1.AddToScheme} {
+		if err := add(mgr.GetScheme()); err != nil {
+			return fmt.Errorf("register the types of compositions: %w", err)
+		}
+	}
+	r := &definitionReconciler{
+		client:   mgr.GetClient(),
+		scheme:   mgr.GetScheme(),
+		recorder: mgr.GetEventRecorder("stratus-compositedefinition"),
+		registry: newRegistry(mgr),
+	}
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("compositedefinition").
+		For(&compositionsv1alpha1.CompositeDefinition{}).
+		Owns(&apiextv1.CustomResourceDefinition{}).
+		Complete(r)
+	if err != nil {
+		return fmt.Errorf("set up the CompositeDefinition reconciler: %w", err)
+	}
+	return nil
+}
