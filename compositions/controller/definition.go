@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
@@ -34,7 +36,26 @@ const (
 	ReasonEstablished       = "Established"
 	ReasonPending           = "Pending"
 	ReasonCannotServe       = "CannotServe"
+
+	// ConditionDeleting is True while a deleted definition waits for the
+	// instances of its kind to be deleted.
+	ConditionDeleting = "Deleting"
+	// ReasonBreakingChange: the new definition would break existing
+	// instances; the previous one is still served.
+	ReasonBreakingChange = "BreakingChange"
+	// ReasonInstancesExist: a deleted definition waits for its instances.
+	ReasonInstancesExist = "InstancesExist"
+	// ReasonDeletingCRD: a deleted definition waits for its CRD to go.
+	ReasonDeletingCRD = "DeletingCustomResourceDefinition"
 )
+
+// DefinitionFinalizer keeps a deleted CompositeDefinition until no
+// instance of its kind exists and its CRD is deleted.
+const DefinitionFinalizer = "compositions.stratus.dev/definition"
+
+// maxBrokenListed is how many broken instances a BreakingChange message
+// names.
+const maxBrokenListed = 3
 
 // Event reasons of a CompositeDefinition.
 const (
@@ -42,6 +63,8 @@ const (
 	reasonAppliedCRD        = "AppliedCustomResourceDefinition"
 	reasonCannotApplyCRD    = "CannotApplyCustomResourceDefinition"
 	reasonCannotServe       = "CannotServeComposite"
+	reasonBreakingChange    = "BreakingChange"
+	reasonDeletedCRD        = "DeletedCustomResourceDefinition"
 )
 
 // CategoryComposite is the kubectl category of every composite.
@@ -54,6 +77,8 @@ type definitionReconciler struct {
 	scheme   *runtime.Scheme
 	recorder events.EventRecorder
 	registry *registry
+	// reader lists instances and reads CRDs without caching them.
+	reader client.Reader
 }
 
 // Reconcile serves one CompositeDefinition and writes its status once at
@@ -63,11 +88,31 @@ func (r *definitionReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.client.Get(ctx, req.NamespacedName, def); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if def.DeletionTimestamp != nil {
+	if def.DeletionTimestamp != nil && !controllerutil.ContainsFinalizer(def, DefinitionFinalizer) {
 		return ctrl.Result{}, nil
 	}
+	if def.DeletionTimestamp == nil && !controllerutil.ContainsFinalizer(def, DefinitionFinalizer) {
+		controllerutil.AddFinalizer(def, DefinitionFinalizer)
+		if err := r.client.Update(ctx, def); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{Requeue: true}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("cannot add the finalizer to %s: %w", def.Name, err)
+		}
+	}
 	before := def.DeepCopy()
-	result, err := r.reconcile(ctx, def)
+	var (
+		result ctrl.Result
+		err    error
+	)
+	if def.DeletionTimestamp != nil {
+		var gone bool
+		if result, gone, err = r.reconcileDelete(ctx, def); gone {
+			return result, err
+		}
+	} else {
+		result, err = r.reconcile(ctx, def)
+	}
 	def.Status.ObservedGeneration = def.Generation
 	if !equality.Semantic.DeepEqual(before.Status, def.Status) {
 		if werr := r.client.Status().Patch(ctx, def, client.MergeFrom(before)); werr != nil {
@@ -90,14 +135,31 @@ func (r *definitionReconciler) reconcile(ctx context.Context, def *v1alpha1.Comp
 		r.recorder.Eventf(def, nil, "Warning", reasonInvalidDefinition, "Compile", "%s", err.Error())
 		return ctrl.Result{}, nil
 	}
-	r.setCondition(def, ConditionValid, metav1.ConditionTrue, ReasonValidDefinition, "every expression compiles and the resources form no cycle")
-	def.Status.Order = comp.Order()
-
 	kinds, err := composedKinds(def)
 	if err != nil {
 		r.setCondition(def, ConditionValid, metav1.ConditionFalse, ReasonInvalidDefinition, err.Error())
 		return ctrl.Result{}, nil
 	}
+
+	// A new generation must not break the instances that exist: until it
+	// does not, the previous one stays served and the CRD unchanged.
+	prev := r.registry.lookup(comp.GroupVersionKind())
+	if prev == nil || prev.definition != def.Name || prev.generation != def.Generation {
+		broken, err := r.breakingInstances(ctx, comp, prev)
+		if err != nil {
+			r.setCondition(def, ConditionValid, metav1.ConditionUnknown, ReasonBreakingChange, err.Error())
+			return ctrl.Result{}, err
+		}
+		if len(broken) > 0 {
+			msg := breakingMessage(broken)
+			r.setCondition(def, ConditionValid, metav1.ConditionFalse, ReasonBreakingChange, msg)
+			r.recorder.Eventf(def, nil, "Warning", reasonBreakingChange, "Validate", "%s", msg)
+			// Instances may be fixed meanwhile; nothing else tells.
+			return ctrl.Result{RequeueAfter: breakingPollInterval}, nil
+		}
+	}
+	r.setCondition(def, ConditionValid, metav1.ConditionTrue, ReasonValidDefinition, "every expression compiles and the resources form no cycle")
+	def.Status.Order = comp.Order()
 
 	crd, err := newCRD(def)
 	if err != nil {
@@ -132,6 +194,144 @@ func (r *definitionReconciler) reconcile(ctx context.Context, def *v1alpha1.Comp
 	}
 	r.setCondition(def, ConditionEstablished, metav1.ConditionTrue, ReasonEstablished, fmt.Sprintf("%s is served", comp.GroupVersionKind()))
 	return ctrl.Result{}, nil
+}
+
+// brokenInstance is an instance a new composition would break.
+type brokenInstance struct {
+	name string
+	err  error
+}
+
+// breakingInstances returns the instances of comp's kind whose spec the
+// previous composition accepts (any, when none is served) and comp does
+// not. None exist when the kind is not installed yet.
+func (r *definitionReconciler) breakingInstances(ctx context.Context, comp *render.Composition, prev *served) ([]brokenInstance, error) {
+	items, err := r.instances(ctx, comp.GroupVersionKind())
+	if err != nil {
+		return nil, err
+	}
+	var broken []brokenInstance
+	for i := range items {
+		u := &items[i]
+		if u.GetDeletionTimestamp() != nil {
+			continue
+		}
+		err := comp.ValidateSpec(u)
+		if err == nil {
+			continue
+		}
+		if prev != nil && prev.composition.ValidateSpec(u) != nil {
+			// Broken already: the change does not break it.
+			continue
+		}
+		name := u.GetName()
+		if u.GetNamespace() != "" {
+			name = u.GetNamespace() + "/" + name
+		}
+		broken = append(broken, brokenInstance{name: name, err: err})
+	}
+	return broken, nil
+}
+
+// instances lists the instances of gvk from the API server; none when the
+// kind is not installed.
+func (r *definitionReconciler) instances(ctx context.Context, gvk schema.GroupVersionKind) ([]unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.reader.List(ctx, list); err != nil {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("cannot list the instances of %s: %w", gvk.Kind, err)
+	}
+	return list.Items, nil
+}
+
+func breakingMessage(broken []brokenInstance) string {
+	noun := "instances"
+	if len(broken) == 1 {
+		noun = "instance"
+	}
+	parts := make([]string, 0, maxBrokenListed)
+	for _, b := range broken[:min(len(broken), maxBrokenListed)] {
+		parts = append(parts, b.name+": "+b.err.Error())
+	}
+	msg := fmt.Sprintf("would break %d %s: %s", len(broken), noun, strings.Join(parts, "; "))
+	if len(broken) > maxBrokenListed {
+		msg += fmt.Sprintf("; and %d more", len(broken)-maxBrokenListed)
+	}
+	return msg + "; still serving the previous generation"
+}
+
+// definitionGVK is the kind a definition serves, from its spec.
+func definitionGVK(def *v1alpha1.CompositeDefinition) schema.GroupVersionKind {
+	version := def.Spec.Version
+	if version == "" {
+		version = "v1alpha1"
+	}
+	return schema.GroupVersionKind{Group: def.Spec.Group, Version: version, Kind: def.Spec.Names.Kind}
+}
+
+// reconcileDelete deletes a definition once no instance of its kind
+// exists: first its CRD, then, once that is gone, it stops serving the
+// kind and removes the finalizer. gone is true when the definition no
+// longer exists.
+func (r *definitionReconciler) reconcileDelete(ctx context.Context, def *v1alpha1.CompositeDefinition) (ctrl.Result, bool, error) {
+	log := ctrl.LoggerFrom(ctx)
+	gvk := definitionGVK(def)
+	if s := r.registry.lookup(gvk); s != nil && s.definition == def.Name {
+		gvk = s.composition.GroupVersionKind()
+	}
+	items, err := r.instances(ctx, gvk)
+	if err != nil {
+		r.setCondition(def, ConditionDeleting, metav1.ConditionTrue, ReasonInstancesExist, err.Error())
+		return ctrl.Result{}, false, err
+	}
+	if n := len(items); n > 0 {
+		msg := fmt.Sprintf("%d instances still exist; delete them first", n)
+		if n == 1 {
+			msg = "1 instance still exists; delete it first"
+		}
+		r.setCondition(def, ConditionDeleting, metav1.ConditionTrue, ReasonInstancesExist, msg)
+		return ctrl.Result{RequeueAfter: deletePollInterval}, false, nil
+	}
+
+	crd := &apiextv1.CustomResourceDefinition{}
+	name := def.Spec.Names.Plural + "." + def.Spec.Group
+	err = r.reader.Get(ctx, client.ObjectKey{Name: name}, crd)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return ctrl.Result{}, false, fmt.Errorf("cannot read the CustomResourceDefinition %s: %w", name, err)
+	case !metav1.IsControlledBy(crd, def):
+		// Not ours: leave it.
+	default:
+		if crd.DeletionTimestamp == nil {
+			if err := r.client.Delete(ctx, crd, client.Preconditions{UID: &crd.UID}); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, false, fmt.Errorf("cannot delete the CustomResourceDefinition %s: %w", name, err)
+			}
+			log.Info("deleted the CustomResourceDefinition", "crd", name)
+			r.recorder.Eventf(def, nil, "Normal", reasonDeletedCRD, "Delete", "deleted CustomResourceDefinition %s", name)
+		}
+		// Instances created meanwhile are still served, so that their
+		// finalizers run while the API server deletes them.
+		r.setCondition(def, ConditionDeleting, metav1.ConditionTrue, ReasonDeletingCRD, fmt.Sprintf("waiting for the CustomResourceDefinition %s to be deleted", name))
+		return ctrl.Result{RequeueAfter: deletePollInterval}, false, nil
+	}
+
+	r.registry.unserve(gvk, def.Name)
+	controllerutil.RemoveFinalizer(def, DefinitionFinalizer)
+	if err := r.client.Update(ctx, def); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, true, nil
+		}
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{Requeue: true}, true, nil
+		}
+		return ctrl.Result{}, true, fmt.Errorf("cannot remove the finalizer of %s: %w", def.Name, err)
+	}
+	log.Info("deleted the definition", "kind", gvk.Kind)
+	return ctrl.Result{}, true, nil
 }
 
 func (r *definitionReconciler) setCondition(def *v1alpha1.CompositeDefinition, typ string, status metav1.ConditionStatus, reason, msg string) {

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"os"
 	"testing"
 
@@ -100,6 +101,31 @@ func TestComposedKinds(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s\ncomposedKinds(...): -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+func TestBreakingMessage(t *testing.T) {
+	err := errors.New("spec.size: required value")
+	cases := map[string]struct {
+		broken []brokenInstance
+		want   string
+	}{
+		"One": {
+			broken: []brokenInstance{{name: "shop/orders", err: err}},
+			want:   "would break 1 instance: shop/orders: spec.size: required value; still serving the previous generation",
+		},
+		"Many": {
+			broken: []brokenInstance{{"a/1", err}, {"a/2", err}, {"a/3", err}, {"a/4", err}, {"a/5", err}},
+			want: "would break 5 instances: a/1: spec.size: required value; a/2: spec.size: required value; " +
+				"a/3: spec.size: required value; and 2 more; still serving the previous generation",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := breakingMessage(tc.broken); got != tc.want {
+				t.Errorf("breakingMessage(...):\ngot  %q\nwant %q", got, tc.want)
 			}
 		})
 	}

@@ -69,6 +69,10 @@ type instanceReconciler struct {
 // Reconcile composes one instance, or deletes what it is made of, and
 // writes its status once at the end.
 func (r *instanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if r.registry.lookup(r.gvk) == nil && r.registry.retired(r.gvk) {
+		// The definition was deleted: nothing serves the kind.
+		return ctrl.Result{}, nil
+	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(r.gvk)
 	if err := r.client.Get(ctx, req.NamespacedName, u); err != nil {
@@ -76,6 +80,9 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	s := r.registry.lookup(r.gvk)
 	if s == nil {
+		if r.registry.retired(r.gvk) {
+			return ctrl.Result{}, nil
+		}
 		return ctrl.Result{RequeueAfter: pendingPollInterval}, nil
 	}
 	before, _, _ := unstructured.NestedFieldCopy(u.Object, "status")

@@ -51,6 +51,9 @@ type registry struct {
 	// reconcilers look it up at each reconcile, so that a changed
 	// definition takes effect without restarting anything.
 	served sync.Map
+	// gone holds the schema.GroupVersionKinds whose definition was
+	// deleted.
+	gone sync.Map
 
 	mu      sync.Mutex
 	started map[schema.GroupVersionKind]*instanceController
@@ -61,6 +64,26 @@ func newRegistry(mgr ctrl.Manager) *registry {
 }
 
 // lookup returns what serves gvk, or nil.
+// retired reports whether the definition of gvk was deleted and the kind
+// is no longer served: its instances are left alone.
+func (r *registry) retired(gvk schema.GroupVersionKind) bool {
+	_, ok := r.gone.Load(gvk)
+	return ok
+}
+
+// unserve stops serving gvk when definition serves it, or nobody does:
+// from then on a reconcile of one of its instances does nothing, until a
+// definition serves the kind again.
+func (r *registry) unserve(gvk schema.GroupVersionKind, definition string) {
+	if s := r.lookup(gvk); s != nil {
+		if s.definition != definition {
+			return
+		}
+		r.served.CompareAndDelete(gvk, s)
+	}
+	r.gone.Store(gvk, struct{}{})
+}
+
 func (r *registry) lookup(gvk schema.GroupVersionKind) *served {
 	v, ok := r.served.Load(gvk)
 	if !ok {
@@ -76,6 +99,7 @@ func (r *registry) serve(ctx context.Context, s *served) error {
 	gvk := s.composition.GroupVersionKind()
 	prev := r.lookup(gvk)
 	r.served.Store(gvk, s)
+	r.gone.Delete(gvk)
 
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -16,7 +16,7 @@ import (
 // +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=*,resources=*,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -32,6 +32,9 @@ const (
 	// deletePollInterval is how often a deleting instance checks whether
 	// the composed resource it deletes is gone.
 	deletePollInterval = time.Second
+	// breakingPollInterval is how often a definition that would break
+	// instances checks them again.
+	breakingPollInterval = 5 * time.Second
 )
 
 // Setup registers the CompositeDefinition reconciler with mgr. The
@@ -48,6 +51,7 @@ func Setup(mgr ctrl.Manager) error {
 		scheme:   mgr.GetScheme(),
 		recorder: mgr.GetEventRecorder("stratus-compositedefinition"),
 		registry: newRegistry(mgr),
+		reader:   mgr.GetAPIReader(),
 	}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("compositedefinition").

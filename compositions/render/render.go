@@ -350,6 +350,22 @@ func (r *composedResource) isReady(obs *unstructured.Unstructured, vars map[stri
 	return asBool(v, err, path+" readyWhen")
 }
 
+// ValidateSpec checks the spec of an instance against the composition's
+// schema as Render would, without rendering: types, required fields and
+// unknown fields, after the schema's defaults. The error names the place,
+// such as "spec.size: required value".
+func (c *Composition) ValidateSpec(instance *unstructured.Unstructured) error {
+	if instance == nil {
+		return errors.New("no instance")
+	}
+	spec, ok := instance.Object["spec"]
+	if !ok || spec == nil {
+		spec = map[string]any{}
+	}
+	_, err := prepareValue(spec, c.spec, "spec")
+	return err
+}
+
 // checkInstance checks that instance is one of the composite's.
 func (c *Composition) checkInstance(instance *unstructured.Unstructured) error {
 	gvk := instance.GroupVersionKind()
