@@ -92,6 +92,7 @@ metadata: {name: things.example.com}
 spec:
   group: example.com
   names: {kind: Thing, plural: things}
+  versions: [{name: v1alpha1, served: true, storage: true}]
   schema:
     spec:
       type: object

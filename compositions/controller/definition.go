@@ -263,13 +263,10 @@ func breakingMessage(broken []brokenInstance) string {
 	return msg + "; still serving the previous generation"
 }
 
-// definitionGVK is the kind a definition serves, from its spec.
+// definitionGVK is the kind a definition serves, at its storage version,
+// from its spec.
 func definitionGVK(def *v1alpha1.CompositeDefinition) schema.GroupVersionKind {
-	version := def.Spec.Version
-	if version == "" {
-		version = "v1alpha1"
-	}
-	return schema.GroupVersionKind{Group: def.Spec.Group, Version: version, Kind: def.Spec.Names.Kind}
+	return schema.GroupVersionKind{Group: def.Spec.Group, Version: render.StorageVersion(def), Kind: def.Spec.Names.Kind}
 }
 
 // reconcileDelete deletes a definition once no instance of its kind
@@ -410,9 +407,33 @@ func newCRD(def *v1alpha1.CompositeDefinition) (*apiextv1.CustomResourceDefiniti
 	if def.Spec.Scope == v1alpha1.CompositeCluster {
 		scope = apiextv1.ClusterScoped
 	}
-	version := def.Spec.Version
-	if version == "" {
-		version = "v1alpha1"
+	// Every version has the one schema, so the API server converts
+	// between them with the default strategy, None.
+	versions := make([]apiextv1.CustomResourceDefinitionVersion, 0, len(def.Spec.Versions))
+	for _, v := range def.Spec.Versions {
+		versions = append(versions, apiextv1.CustomResourceDefinitionVersion{
+			Name:       v.Name,
+			Served:     v.Served,
+			Storage:    v.Storage,
+			Deprecated: v.Deprecated,
+			Schema: &apiextv1.CustomResourceValidation{OpenAPIV3Schema: &apiextv1.JSONSchemaProps{
+				Type:     "object",
+				Required: []string{"spec"},
+				Properties: map[string]apiextv1.JSONSchemaProps{
+					"apiVersion": {Type: "string"},
+					"kind":       {Type: "string"},
+					"metadata":   {Type: "object"},
+					"spec":       *spec.DeepCopy(),
+					"status":     *status.DeepCopy(),
+				},
+			}},
+			Subresources: &apiextv1.CustomResourceSubresources{Status: &apiextv1.CustomResourceSubresourceStatus{}},
+			AdditionalPrinterColumns: []apiextv1.CustomResourceColumnDefinition{
+				{Name: "READY", Type: "string", JSONPath: ".status.conditions[?(@.type=='Ready')].status"},
+				{Name: "SYNCED", Type: "string", JSONPath: ".status.conditions[?(@.type=='Synced')].status"},
+				{Name: "AGE", Type: "date", JSONPath: ".metadata.creationTimestamp"},
+			},
+		})
 	}
 	categories := slices.Clone(def.Spec.Names.Categories)
 	if !slices.Contains(categories, CategoryComposite) {
@@ -430,29 +451,8 @@ func newCRD(def *v1alpha1.CompositeDefinition) (*apiextv1.CustomResourceDefiniti
 				ShortNames: def.Spec.Names.ShortNames,
 				Categories: categories,
 			},
-			Scope: scope,
-			Versions: []apiextv1.CustomResourceDefinitionVersion{{
-				Name:    version,
-				Served:  true,
-				Storage: true,
-				Schema: &apiextv1.CustomResourceValidation{OpenAPIV3Schema: &apiextv1.JSONSchemaProps{
-					Type:     "object",
-					Required: []string{"spec"},
-					Properties: map[string]apiextv1.JSONSchemaProps{
-						"apiVersion": {Type: "string"},
-						"kind":       {Type: "string"},
-						"metadata":   {Type: "object"},
-						"spec":       *spec,
-						"status":     *status,
-					},
-				}},
-				Subresources: &apiextv1.CustomResourceSubresources{Status: &apiextv1.CustomResourceSubresourceStatus{}},
-				AdditionalPrinterColumns: []apiextv1.CustomResourceColumnDefinition{
-					{Name: "READY", Type: "string", JSONPath: ".status.conditions[?(@.type=='Ready')].status"},
-					{Name: "SYNCED", Type: "string", JSONPath: ".status.conditions[?(@.type=='Synced')].status"},
-					{Name: "AGE", Type: "date", JSONPath: ".metadata.creationTimestamp"},
-				},
-			}},
+			Scope:    scope,
+			Versions: versions,
 		},
 	}, nil
 }

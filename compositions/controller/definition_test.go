@@ -73,6 +73,37 @@ func TestNewCRD(t *testing.T) {
 	}
 }
 
+func TestNewCRDVersions(t *testing.T) {
+	def := loadExample(t, "appstorage")
+	def.Spec.Versions = []v1alpha1.CompositeVersion{
+		{Name: "v1alpha1", Served: true, Deprecated: true},
+		{Name: "v1beta1", Served: true, Storage: true},
+	}
+	crd, err := newCRD(def)
+	if err != nil {
+		t.Fatalf("newCRD(...): %v", err)
+	}
+	type version struct {
+		Name                        string
+		Served, Storage, Deprecated bool
+		SpecRequired                []string
+	}
+	var got []version
+	for _, v := range crd.Spec.Versions {
+		got = append(got, version{v.Name, v.Served, v.Storage, v.Deprecated, v.Schema.OpenAPIV3Schema.Properties["spec"].Required})
+	}
+	want := []version{
+		{Name: "v1alpha1", Served: true, Deprecated: true, SpecRequired: []string{"team"}},
+		{Name: "v1beta1", Served: true, Storage: true, SpecRequired: []string{"team"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("newCRD(...).Spec.Versions: -want, +got:\n%s", diff)
+	}
+	if crd.Spec.Conversion != nil {
+		t.Errorf("newCRD(...).Spec.Conversion = %+v, want nil: the default, None", crd.Spec.Conversion)
+	}
+}
+
 func TestComposedKinds(t *testing.T) {
 	cases := map[string]struct {
 		reason  string

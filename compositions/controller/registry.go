@@ -100,6 +100,14 @@ func (r *registry) serve(ctx context.Context, s *served) error {
 	prev := r.lookup(gvk)
 	r.served.Store(gvk, s)
 	r.gone.Delete(gvk)
+	// The instances are watched at the storage version: when it changed,
+	// the controller of the previous one leaves them alone.
+	r.served.Range(func(k, v any) bool {
+		if old := k.(schema.GroupVersionKind); old != gvk && old.GroupKind() == gvk.GroupKind() && v.(*served).definition == s.definition {
+			r.unserve(old, s.definition)
+		}
+		return true
+	})
 
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -36,6 +36,7 @@ var reservedStatusFields = []string{"conditions", "observedGeneration"}
 var (
 	resourceName = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
 	secretKey    = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+	versionName  = regexp.MustCompile(`^v[0-9]+((alpha|beta)[0-9]+)?$`)
 )
 
 // Composition is a compiled CompositeDefinition: its expressions checked
@@ -44,6 +45,7 @@ var (
 type Composition struct {
 	name       string
 	gvk        schema.GroupVersionKind
+	served     []string
 	namespaced bool
 	spec       *apiextv1.JSONSchemaProps
 	resources  []*composedResource
@@ -102,13 +104,10 @@ func Compile(def *v1alpha1.CompositeDefinition) (*Composition, error) {
 		name:       def.Name,
 		namespaced: def.Spec.Scope != v1alpha1.CompositeCluster,
 	}
-	version := def.Spec.Version
-	if version == "" {
-		version = "v1alpha1"
-	}
-	c.gvk = schema.GroupVersionKind{Group: def.Spec.Group, Version: version, Kind: def.Spec.Names.Kind}
+	c.gvk = schema.GroupVersionKind{Group: def.Spec.Group, Version: StorageVersion(def), Kind: def.Spec.Names.Kind}
 
 	var errs []error
+	errs = append(errs, c.compileVersions(def.Spec.Versions)...)
 	switch msgs := validation.IsValidLabelValue(def.Name); {
 	case def.Name == "":
 		errs = append(errs, fieldErr("metadata.name", "required"))
@@ -515,8 +514,61 @@ func (c *Composition) Dependencies(name string) []string {
 	return nil
 }
 
-// GroupVersionKind returns the kind of the composite's instances.
+// GroupVersionKind returns the kind of the composite's instances, at the
+// storage version.
 func (c *Composition) GroupVersionKind() schema.GroupVersionKind { return c.gvk }
+
+// ServedVersions returns the versions at which the API server serves the
+// composite's instances, in the definition's order.
+func (c *Composition) ServedVersions() []string { return slices.Clone(c.served) }
+
+// StorageVersion returns the name of the definition's storage version, or
+// "" when no version is the storage version.
+func StorageVersion(def *v1alpha1.CompositeDefinition) string {
+	for _, v := range def.Spec.Versions {
+		if v.Storage {
+			return v.Name
+		}
+	}
+	return ""
+}
+
+// compileVersions checks the versions and records the served ones.
+func (c *Composition) compileVersions(versions []v1alpha1.CompositeVersion) []error {
+	if len(versions) == 0 {
+		return []error{fieldErr("versions", "a composite needs at least one version")}
+	}
+	var errs []error
+	var names []string
+	storage := 0
+	for i, v := range versions {
+		path := fmt.Sprintf("versions[%d]", i)
+		switch {
+		case !versionName.MatchString(v.Name):
+			errs = append(errs, fieldErr(path+".name", "%q is not a version such as v1, v1alpha1 or v2beta3", v.Name))
+		case slices.Contains(names, v.Name):
+			errs = append(errs, fieldErr(path+".name", "duplicate version %q", v.Name))
+		}
+		names = append(names, v.Name)
+		if v.Storage {
+			storage++
+			if !v.Served {
+				// The instances are watched at the storage version.
+				errs = append(errs, fieldErr(path+".served", "the storage version must be served"))
+			}
+		}
+		if v.Served && !slices.Contains(c.served, v.Name) {
+			c.served = append(c.served, v.Name)
+		}
+	}
+	if storage != 1 {
+		errs = append(errs, fieldErr("versions", "exactly one version must be the storage version, not %d", storage))
+	}
+	if len(c.served) == 0 {
+		errs = append(errs, fieldErr("versions", "at least one version must be served"))
+	}
+	return errs
+}
 
 // Namespaced reports whether the composite's instances are namespaced.
 func (c *Composition) Namespaced() bool { return c.namespaced }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // resource returns a resources list of one Bucket whose spec is spec.
@@ -223,6 +225,21 @@ func TestCompileErrors(t *testing.T) {
 			body:   "schema:\n  spec:\n    type: object\n    properties:\n      size: {type: integer, default: big}\n" + resource("region: x"),
 			want:   "schema.spec.properties.size.default: default: must be an integer, not a string",
 		},
+		"NoStorageVersion": {
+			reason: "Exactly one version is the storage version.",
+			body:   "versions: [{name: v1alpha1, served: true}, {name: v1beta1, served: true}]\n" + resource("region: x"),
+			want:   "versions: exactly one version must be the storage version, not 0",
+		},
+		"DuplicateVersion": {
+			reason: "Version names are unique.",
+			body:   "versions: [{name: v1, served: true, storage: true}, {name: v1, served: true}]\n" + resource("region: x"),
+			want:   `versions[1].name: duplicate version "v1"`,
+		},
+		"StorageVersionNotServed": {
+			reason: "Instances are watched at the storage version, so it is served.",
+			body:   "versions: [{name: v1alpha1, served: true}, {name: v1beta1, storage: true}]\n" + resource("region: x"),
+			want:   "versions[1].served: the storage version must be served",
+		},
 		"ManyErrors": {
 			reason: "Every error is reported, in definition order.",
 			body:   resource("a: ${spec.x}\nb: ${spec.y}") + "status:\n  host: spec.z\n",
@@ -341,4 +358,56 @@ func isEmpty(v any) bool {
 		return len(v) == 0
 	}
 	return false
+}
+
+func TestVersions(t *testing.T) {
+	c := compile(t, "versions:\n- {name: v1alpha1, served: true}\n- {name: v1beta1, served: true, storage: true}\n- {name: v1, served: false}\n"+resource("region: ${spec.?region.orValue('eu')}"))
+	if got, want := c.GroupVersionKind(), (schema.GroupVersionKind{Group: "example.com", Version: "v1beta1", Kind: "Test"}); got != want {
+		t.Errorf("GroupVersionKind(): got %v, want the storage version's %v", got, want)
+	}
+	if diff := cmp.Diff([]string{"v1alpha1", "v1beta1"}, c.ServedVersions()); diff != "" {
+		t.Errorf("ServedVersions(): -want, +got:\n%s", diff)
+	}
+	cases := map[string]struct {
+		reason     string
+		apiVersion string
+		want       string
+	}{
+		"StorageVersion": {
+			reason:     "An instance at the storage version renders.",
+			apiVersion: "example.com/v1beta1",
+		},
+		"OtherServedVersion": {
+			reason:     "An instance at another served version renders: every version has the one schema.",
+			apiVersion: "example.com/v1alpha1",
+		},
+		"UnservedVersion": {
+			reason:     "An instance at a version that is not served does not render.",
+			apiVersion: "example.com/v1",
+			want:       "the instance's apiVersion example.com/v1 is not a served version of Test (served: v1alpha1, v1beta1)",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			inst := instance(t, "region: us")
+			inst.SetAPIVersion(tc.apiVersion)
+			res, err := c.Render(inst, nil)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("%s\nRender(...): -want error, +got error:\n%s", tc.reason, diff)
+			}
+			if err != nil {
+				return
+			}
+			if len(res.Resources) != 1 {
+				t.Fatalf("%s\nRender(...): got %d resources, want 1", tc.reason, len(res.Resources))
+			}
+			if got, _, _ := unstructured.NestedString(res.Resources[0].Object.Object, "spec", "region"); got != "us" {
+				t.Errorf("%s\nRender(...): spec.region is %q, want us", tc.reason, got)
+			}
+		})
+	}
 }

@@ -50,6 +50,9 @@ func newDefinition(t testing.TB, body string) *v1alpha1.CompositeDefinition {
 	if !strings.Contains(body, "\nschema:") && !strings.HasPrefix(body, "schema:") {
 		body = testSchema + body
 	}
+	if !strings.Contains(body, "\nversions:") && !strings.HasPrefix(body, "versions:") {
+		body = "versions: [{name: v1alpha1, served: true, storage: true}]\n" + body
+	}
 	doc := "apiVersion: compositions.stratus.dev/v1alpha1\nkind: CompositeDefinition\nmetadata: {name: tests.example.com}\nspec:\n  group: example.com\n  names: {kind: Test, plural: tests}\n" + indent(body, "  ")
 	def := &v1alpha1.CompositeDefinition{}
 	if err := yaml.UnmarshalStrict([]byte(doc), def); err != nil {

@@ -369,8 +369,15 @@ func (c *Composition) ValidateSpec(instance *unstructured.Unstructured) error {
 // checkInstance checks that instance is one of the composite's.
 func (c *Composition) checkInstance(instance *unstructured.Unstructured) error {
 	gvk := instance.GroupVersionKind()
-	if (gvk.Kind != "" || gvk.Group != "" || gvk.Version != "") && gvk != c.gvk {
-		return fmt.Errorf("the instance's kind is %s (apiVersion %s), not %s (apiVersion %s)", gvk.Kind, instance.GetAPIVersion(), c.gvk.Kind, c.gvk.GroupVersion())
+	if gvk.Kind != "" || gvk.Group != "" || gvk.Version != "" {
+		// The API server serves instances at every served version, all
+		// with the one schema.
+		switch {
+		case gvk.GroupKind() != c.gvk.GroupKind():
+			return fmt.Errorf("the instance's kind is %s (apiVersion %s), not %s (apiVersion %s)", gvk.Kind, instance.GetAPIVersion(), c.gvk.Kind, c.gvk.GroupVersion())
+		case !slices.Contains(c.served, gvk.Version):
+			return fmt.Errorf("the instance's apiVersion %s is not a served version of %s (served: %s)", instance.GetAPIVersion(), c.gvk.Kind, strings.Join(c.served, ", "))
+		}
 	}
 	if instance.GetName() == "" {
 		return errors.New("the instance has no name")

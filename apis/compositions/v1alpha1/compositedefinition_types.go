@@ -103,7 +103,34 @@ type ConnectionSecretTemplate struct {
 	Data map[string]string `json:"data"`
 }
 
+// CompositeVersion is one version of the new API. Every version has the
+// definition's schema.
+type CompositeVersion struct {
+	// name of the version, such as v1alpha1.
+	// +required
+	// +kubebuilder:validation:Pattern=`^v[0-9]+((alpha|beta)[0-9]+)?$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// served says whether the API server serves the version.
+	// +optional
+	// +kubebuilder:default=true
+	Served bool `json:"served"`
+
+	// storage says whether instances are stored at this version; exactly
+	// one version is the storage version.
+	// +optional
+	// +kubebuilder:default=false
+	Storage bool `json:"storage"`
+
+	// deprecated says whether the version is deprecated: the API server
+	// warns the clients that use it.
+	// +optional
+	Deprecated bool `json:"deprecated,omitempty"`
+}
+
 // CompositeDefinitionSpec declares a new API and what it composes.
+// +kubebuilder:validation:XValidation:rule="self.versions.filter(v, v.storage).size() == 1",message="exactly one version must be the storage version"
 // +kubebuilder:validation:XValidation:rule="self.group == oldSelf.group && self.names.kind == oldSelf.names.kind && self.names.plural == oldSelf.names.plural",message="group, names.kind and names.plural are immutable"
 type CompositeDefinitionSpec struct {
 	// group of the new API, such as platform.example.com.
@@ -121,11 +148,14 @@ type CompositeDefinitionSpec struct {
 	// +kubebuilder:default=Namespaced
 	Scope CompositeScope `json:"scope,omitempty"`
 
-	// version of the new API, such as v1alpha1.
-	// +optional
-	// +kubebuilder:default=v1alpha1
-	// +kubebuilder:validation:Pattern=`^v[0-9]+((alpha|beta)[0-9]+)?$`
-	Version string `json:"version,omitempty"`
+	// versions of the new API, such as v1alpha1, all with the one schema.
+	// Exactly one is the storage version.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	Versions []CompositeVersion `json:"versions"`
 
 	// schema of the new API.
 	// +required

@@ -17,6 +17,7 @@ import (
 	"github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	"github.com/stratus-operator/stratus/compositions/controller"
+	"github.com/stratus-operator/stratus/compositions/render"
 	"github.com/stratus-operator/stratus/test/harness"
 )
 
@@ -38,7 +39,7 @@ func renamedDefinition(t *testing.T, example, group, kind, plural string) *v1alp
 func renamedSite(t *testing.T, def *v1alpha1.CompositeDefinition, ns string) *unstructured.Unstructured {
 	t.Helper()
 	u := loadInstance(t, "static-website", ns)
-	u.SetAPIVersion(def.Spec.Group + "/" + def.Spec.Version)
+	u.SetAPIVersion(def.Spec.Group + "/" + render.StorageVersion(def))
 	u.SetKind(def.Spec.Names.Kind)
 	if err := unstructured.SetNestedField(u.Object, false, "spec", "logging", "enabled"); err != nil {
 		t.Fatal(err)
@@ -229,6 +230,43 @@ func TestBreakingChangeRefused(t *testing.T) {
 		deleteAll(t, def, site)
 		waitGone(t, content)
 	})
+}
+
+// TestServedVersions: a definition with two versions serves its instances
+// at both; one created at the version that is not the storage version is
+// composed and becomes Ready.
+func TestServedVersions(t *testing.T) {
+	def := renamedDefinition(t, "static-website", "versions.example.com", "VerSite", "versites")
+	def.Spec.Versions = []v1alpha1.CompositeVersion{
+		{Name: "v1alpha1", Served: true},
+		{Name: "v1beta1", Served: true, Storage: true},
+	}
+	applyDefinition(t, def)
+	waitServed(t, def)
+	versions, _, _ := unstructured.NestedSlice(crdOf(t, def).Object, "spec", "versions")
+	var served []string
+	for _, v := range versions {
+		v, _ := v.(map[string]any)
+		if v["served"] == true {
+			served = append(served, fmt.Sprintf("%v (storage %v)", v["name"], v["storage"]))
+		}
+	}
+	if want := []string{"v1alpha1 (storage false)", "v1beta1 (storage true)"}; !slices.Equal(served, want) {
+		t.Errorf("CRD served versions = %v, want %v", served, want)
+	}
+
+	ns := h.Namespace(t)
+	site := renamedSite(t, def, ns)
+	site.SetAPIVersion(def.Spec.Group + "/v1alpha1")
+	if err := h.Client.Create(context.Background(), site); err != nil {
+		t.Fatalf("create VerSite at v1alpha1: %v", err)
+	}
+	content := &storagev1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "docs-content"}}
+	h.WaitReady(t, content)
+	waitCompositeReady(t, site)
+
+	deleteAll(t, def, site)
+	waitGone(t, content)
 }
 
 // TestDeleteDefinitionWaitsForInstances: a deleted definition stays, and
