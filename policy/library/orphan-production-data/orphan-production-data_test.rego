@@ -1,0 +1,27 @@
+package stratus.guardrails.orphan_production_data_test
+
+import data.stratus.guardrails.orphan_production_data.violation
+
+obj(kind, env, spec) := {"kind": kind, "metadata": {"name": "x", "namespace": "shop", "labels": {"env": env}}, "spec": spec}
+
+test_deny_production_bucket_default_policy if {
+	some v in violation with input as {"object": obj("Bucket", "production", {})}
+	v.field == "spec.deletionPolicy"
+	contains(v.msg, "got Delete, allowed Orphan")
+}
+
+test_deny_production_database_delete if {
+	count(violation) == 1 with input as {"object": obj("Database", "production", {"deletionPolicy": "Delete"})}
+}
+
+test_allow_production_orphan if {
+	count(violation) == 0 with input as {"object": obj("Database", "production", {"deletionPolicy": "Orphan"})}
+}
+
+test_allow_dev_delete if {
+	count(violation) == 0 with input as {"object": obj("Bucket", "dev", {"deletionPolicy": "Delete"})}
+}
+
+test_allow_other_kind if {
+	count(violation) == 0 with input as {"object": obj("ProviderConfig", "production", {})}
+}
