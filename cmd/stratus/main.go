@@ -4,6 +4,8 @@
 //	stratus dev [flags]    run a local control plane, local AWS, Google Cloud
 //	                       and PostgreSQL, and the manager against them
 //	stratus render [flags] render a composite from local files, without a cluster
+//	stratus policy test --suite suite.yaml
+//	                       check guardrails against test cases, without a cluster
 package main
 
 import (
@@ -21,6 +23,8 @@ func main() {
 		err = runDev(args[1:])
 	case len(args) > 0 && args[0] == "render":
 		err = runRender(args[1:])
+	case len(args) > 0 && args[0] == "policy":
+		err = runPolicy(args[1:])
 	case len(args) > 0 && args[0] == "manager":
 		err = runManagerCommand(args[1:])
 	default:
