@@ -240,19 +240,10 @@ func (s *GCSServer) Stop() error {
 		if s.Shim != nil {
 			s.Shim.Close()
 		}
-		if s.proc != nil {
-			if err := s.proc.stop(syscall.SIGTERM, 5*time.Second); err != nil {
-				errs = append(errs, err)
-			}
-		}
 		if s.Auth != nil {
 			s.Auth.Close()
 		}
-		if s.tempDir {
-			if err := os.RemoveAll(s.DataDir); err != nil {
-				errs = append(errs, fmt.Errorf("remove %s: %w", s.DataDir, err))
-			}
-		}
+		errs = append(errs, stopAndClean(s.proc, s.tempDir, s.DataDir)...)
 		if err := errors.Join(errs...); err != nil {
 			s.stopErr = fmt.Errorf("stop gcs server: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -204,4 +205,21 @@ type osUser struct {
 	uid  uint32
 	gid  uint32
 	gids []uint32 // supplementary groups
+}
+
+// stopAndClean stops an emulator process with SIGTERM (SIGKILL after 5 s)
+// and removes its data directory when the start created it.
+func stopAndClean(proc *process, tempDir bool, dataDir string) []error {
+	var errs []error
+	if proc != nil {
+		if err := proc.stop(syscall.SIGTERM, 5*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if tempDir {
+		if err := os.RemoveAll(dataDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", dataDir, err))
+		}
+	}
+	return errs
 }
