@@ -6,6 +6,7 @@ TOOLS_DIR ?= $(CURDIR)/bin/tools
 CONTROLLER_GEN ?= $(TOOLS_DIR)/controller-gen
 CRD_DIR := charts/stratus/crds
 RBAC_DIR := charts/stratus/files/rbac
+WEBHOOK_DIR := charts/stratus/files/webhook
 
 .PHONY: help
 help: ## Show the targets.
@@ -20,9 +21,10 @@ generate: ## Generate deepcopy functions.
 	$(CONTROLLER_GEN) object paths=./apis/...
 
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC.
+manifests: ## Generate CRDs, RBAC and the webhook configuration.
 	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=$(CRD_DIR)
-	$(CONTROLLER_GEN) rbac:roleName=stratus-manager paths="{./providers/...,./compositions/...}" output:rbac:dir=$(RBAC_DIR)
+	$(CONTROLLER_GEN) rbac:roleName=stratus-manager paths="{./providers/...,./compositions/...,./policy/...}" output:rbac:dir=$(RBAC_DIR)
+	$(CONTROLLER_GEN) webhook paths=./policy/... output:webhook:dir=$(WEBHOOK_DIR)
 
 .PHONY: build
 build: ## Build the stratus binary into bin/.

@@ -4,16 +4,33 @@
 package chart
 
 import (
+	"bytes"
 	"embed"
 	"fmt"
 	"io/fs"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 )
 
 //go:embed crds/*.yaml
 var crdFiles embed.FS
+
+//go:embed files/webhook/manifests.yaml
+var webhookManifest []byte
+
+// WebhookConfiguration returns the ValidatingWebhookConfiguration
+// controller-gen generated: the Guardrail webhook and the guardrail webhook
+// over the managed kinds.
+func WebhookConfiguration() (*admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	data := bytes.TrimPrefix(bytes.TrimSpace(webhookManifest), []byte("---"))
+	if err := yaml.UnmarshalStrict(data, &vwc); err != nil {
+		return nil, fmt.Errorf("parse files/webhook/manifests.yaml: %w", err)
+	}
+	return &vwc, nil
+}
 
 // CRDs returns the CustomResourceDefinitions the chart installs, as
 // controller-gen generated them.

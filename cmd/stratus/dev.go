@@ -13,6 +13,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	policysetup "github.com/stratus-operator/stratus/policy/setup"
+	"github.com/stratus-operator/stratus/test/controlplane"
 	"github.com/stratus-operator/stratus/test/localenv"
 )
 
@@ -38,7 +40,7 @@ func runDev(args []string) error {
 	defer stop()
 
 	fmt.Fprintln(os.Stderr, "starting kube-apiserver, etcd, versitygw and PostgreSQL ...")
-	env, err := localenv.Start(ctx)
+	env, err := localenv.StartWith(ctx, localenv.Options{ControlPlane: controlplane.Options{Webhooks: true}})
 	if err != nil {
 		return err
 	}
@@ -59,6 +61,9 @@ func runDev(args []string) error {
 	abs, _ := filepath.Abs(*kubeconfig)
 	fmt.Printf("\nStratus dev environment is up.\n%s\nIn another shell:\n  export KUBECONFIG=%s\n  kubectl apply -f examples/\n  kubectl get stratus\n\nCtrl-C stops everything and deletes its data.\n\n",
 		env.Summary(), abs)
+	w := env.ControlPlane.Webhook
+	opts.webhook.host, opts.webhook.port, opts.webhook.certDir = w.Host, w.Port, w.CertDir
+	opts.webhook.configuration = policysetup.DefaultWebhookConfiguration
 	if err := runManager(ctx, env.ControlPlane.Config, opts); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

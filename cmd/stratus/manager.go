@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,12 +15,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
 	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
+	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
+	"github.com/stratus-operator/stratus/policy/admission"
+	"github.com/stratus-operator/stratus/policy/audit"
+	policysetup "github.com/stratus-operator/stratus/policy/setup"
 	"github.com/stratus-operator/stratus/providers/managed"
 	"github.com/stratus-operator/stratus/providers/registry"
 )
@@ -32,7 +39,60 @@ type managerOptions struct {
 	pollInterval            time.Duration
 	reconcileTimeout        time.Duration
 	maxConcurrentReconciles int
+	webhook                 webhookOptions
 	zap                     zap.Options
+}
+
+// webhookOptions are the flags of the webhook server and the guardrails.
+type webhookOptions struct {
+	port             int
+	host             string
+	certDir          string
+	configuration    string
+	failurePolicy    string
+	timeout          time.Duration
+	exemptNamespaces string
+	auditInterval    time.Duration
+}
+
+func (o *webhookOptions) bind(fs *flag.FlagSet) {
+	fs.IntVar(&o.port, "webhook-port", 9443, "port the admission webhooks are served on; 0 serves none (only the audit enforces guardrails)")
+	fs.StringVar(&o.host, "webhook-host", "", "address the webhook server binds to; empty binds every address")
+	fs.StringVar(&o.certDir, "webhook-cert-dir", "", "folder holding the webhook serving certificate tls.crt and tls.key; empty uses controller-runtime's default")
+	fs.StringVar(&o.configuration, "webhook-configuration", "", "ValidatingWebhookConfiguration whose guardrail webhook rules are kept in step with the composite kinds; empty leaves it alone")
+	fs.StringVar(&o.failurePolicy, "guardrail-failure-policy", string(admission.Fail), "Fail denies, Ignore admits with a warning, a request the guardrails could not judge in time")
+	fs.DurationVar(&o.timeout, "guardrail-timeout", 3*time.Second, "longest time the guardrails may take to judge one admission request")
+	fs.StringVar(&o.exemptNamespaces, "exempt-namespaces", strings.Join(admission.DefaultExemptNamespaces, ","), "comma-separated namespaces the guardrails never judge at admission; the operator's own namespace (POD_NAMESPACE) is added")
+	fs.DurationVar(&o.auditInterval, "audit-interval", audit.DefaultInterval, "how often every resource is checked against the guardrails")
+}
+
+// guardrailOptions turns the flags into the guardrails' options.
+func (o *webhookOptions) guardrailOptions() (policysetup.Options, error) {
+	fp := admission.FailurePolicy(o.failurePolicy)
+	if fp != admission.Fail && fp != admission.Ignore {
+		return policysetup.Options{}, fmt.Errorf("--guardrail-failure-policy must be Fail or Ignore, got %q", o.failurePolicy)
+	}
+	if o.timeout <= 0 {
+		return policysetup.Options{}, fmt.Errorf("--guardrail-timeout must be positive, got %s", o.timeout)
+	}
+	var exempt []string
+	for _, ns := range strings.Split(o.exemptNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			exempt = append(exempt, ns)
+		}
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		exempt = append(exempt, ns)
+	}
+	return policysetup.Options{
+		ManagedKinds:         registry.ManagedKinds(),
+		ServeWebhooks:        o.port != 0,
+		ExemptNamespaces:     exempt,
+		FailurePolicy:        fp,
+		Timeout:              o.timeout,
+		AuditInterval:        o.auditInterval,
+		WebhookConfiguration: o.configuration,
+	}, nil
 }
 
 func (o *managerOptions) bind(fs *flag.FlagSet) {
@@ -43,6 +103,7 @@ func (o *managerOptions) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.pollInterval, "poll-interval", managed.DefaultPollInterval, "how often a Ready resource is observed for drift, unless its spec.pollInterval says otherwise")
 	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "longest time one reconcile may take")
 	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 10, "objects of one kind reconciled at once")
+	o.webhook.bind(fs)
 	o.zap.BindFlags(fs)
 }
 
@@ -70,6 +131,7 @@ func Scheme() (*runtime.Scheme, error) {
 		storagev1alpha1.AddToScheme,
 		databasev1alpha1.AddToScheme,
 		compositionsv1alpha1.AddToScheme,
+		policyv1alpha1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("build scheme: %w", err)
@@ -84,7 +146,16 @@ func runManager(ctx context.Context, cfg *rest.Config, opts managerOptions) erro
 	if err != nil {
 		return err
 	}
+	guardrails, err := opts.webhook.guardrailOptions()
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host:    opts.webhook.host,
+			Port:    opts.webhook.port,
+			CertDir: opts.webhook.certDir,
+		}),
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: opts.metricsAddr},
 		HealthProbeBindAddress:  opts.probeAddr,
@@ -106,6 +177,9 @@ func runManager(ctx context.Context, cfg *rest.Config, opts managerOptions) erro
 		return err
 	}
 	if err := compositionscontroller.Setup(mgr); err != nil {
+		return err
+	}
+	if _, err := policysetup.Setup(mgr, guardrails); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -12,9 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -23,6 +21,7 @@ import (
 	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
 	"github.com/stratus-operator/stratus/policy/engine"
 	"github.com/stratus-operator/stratus/policy/library"
+	"github.com/stratus-operator/stratus/policy/match"
 )
 
 // policySuite is the file `stratus policy test --suite` reads. Paths are
@@ -69,7 +68,7 @@ type expectation struct {
 // suiteRail is a compiled guardrail of a suite.
 type suiteRail struct {
 	g      *engine.Guardrail
-	match  policyv1alpha1.Match
+	match  *match.Matcher
 	action policyv1alpha1.EnforcementAction
 }
 
@@ -213,47 +212,17 @@ func checkObject(rails []suiteRail, obj *unstructured.Unstructured, want expecta
 }
 
 // matches applies a Guardrail's match to an object created by CREATE.
-func matches(m policyv1alpha1.Match, obj *unstructured.Unstructured) (bool, error) {
-	if len(m.Operations) > 0 && !slices.Contains(m.Operations, "CREATE") {
-		return false, nil
-	}
+func matches(m *match.Matcher, obj *unstructured.Unstructured) (bool, error) {
 	gv, err := schema.ParseGroupVersion(obj.GetAPIVersion())
 	if err != nil {
 		return false, fmt.Errorf("%s %s: %w", obj.GetKind(), objectKey(obj), err)
 	}
-	kindOK := false
-	for _, ks := range m.Kinds {
-		if anyOf(ks.APIGroups, gv.Group) && anyOf(ks.Kinds, obj.GetKind()) {
-			kindOK = true
-			break
-		}
-	}
-	if !kindOK {
-		return false, nil
-	}
-	// Namespaces only narrow namespaced objects, as in Gatekeeper.
-	if ns := obj.GetNamespace(); ns != "" {
-		if len(m.Namespaces) > 0 && !slices.Contains(m.Namespaces, ns) {
-			return false, nil
-		}
-		if slices.Contains(m.ExcludedNamespaces, ns) {
-			return false, nil
-		}
-	}
-	if m.LabelSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(m.LabelSelector)
-		if err != nil {
-			return false, err
-		}
-		if !sel.Matches(labels.Set(obj.GetLabels())) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-func anyOf(list []string, s string) bool {
-	return slices.Contains(list, "*") || slices.Contains(list, s)
+	return m.Matches(match.Request{
+		GroupKind: schema.GroupKind{Group: gv.Group, Kind: obj.GetKind()},
+		Namespace: obj.GetNamespace(),
+		Labels:    obj.GetLabels(),
+		Operation: "CREATE",
+	}, nil)
 }
 
 // loadSuite reads and validates a suite and compiles its guardrails.
@@ -283,7 +252,7 @@ func loadSuite(path string) (*policySuite, []suiteRail, error) {
 		var (
 			name, module string
 			params       = sg.Parameters
-			match        policyv1alpha1.Match
+			matchSpec    policyv1alpha1.Match
 			action       = sg.EnforcementAction
 		)
 		switch {
@@ -298,9 +267,9 @@ func loadSuite(path string) (*policySuite, []suiteRail, error) {
 			if sg.Name != "" {
 				name = sg.Name
 			}
-			match = policyv1alpha1.Match{Kinds: []policyv1alpha1.KindSelector{{APIGroups: []string{"*"}, Kinds: []string{"*"}}}}
+			matchSpec = policyv1alpha1.Match{Kinds: []policyv1alpha1.KindSelector{{APIGroups: []string{"*"}, Kinds: []string{"*"}}}}
 			if sg.Match != nil {
-				match = *sg.Match
+				matchSpec = *sg.Match
 			}
 		default:
 			if sg.Name != "" || sg.EnforcementAction != "" || sg.Parameters != nil || sg.Match != nil {
@@ -310,7 +279,7 @@ func loadSuite(path string) (*policySuite, []suiteRail, error) {
 			if err != nil {
 				return nil, nil, invalid("%s.path: %v", field, err)
 			}
-			name, module, match, action = gr.Name, gr.Spec.Rego, gr.Spec.Match, gr.Spec.EnforcementAction
+			name, module, matchSpec, action = gr.Name, gr.Spec.Rego, gr.Spec.Match, gr.Spec.EnforcementAction
 			if gr.Spec.Parameters != nil && len(gr.Spec.Parameters.Raw) > 0 {
 				if err := json.Unmarshal(gr.Spec.Parameters.Raw, &params); err != nil {
 					return nil, nil, invalid("%s.path: %s: spec.parameters: %v", field, sg.Path, err)
@@ -325,10 +294,10 @@ func loadSuite(path string) (*policySuite, []suiteRail, error) {
 		default:
 			return nil, nil, invalid("%s.enforcementAction: %q is not deny, warn or dryrun", field, action)
 		}
-		if len(match.Kinds) == 0 {
+		if len(matchSpec.Kinds) == 0 {
 			return nil, nil, invalid("%s.match.kinds: at least one is required", field)
 		}
-		if match.NamespaceSelector != nil {
+		if matchSpec.NamespaceSelector != nil {
 			return nil, nil, invalid("%s.match.namespaceSelector: namespace labels are unknown without a cluster", field)
 		}
 		if names[name] {
@@ -339,7 +308,11 @@ func loadSuite(path string) (*policySuite, []suiteRail, error) {
 		if err != nil {
 			return nil, nil, invalid("%s: %v", field, err)
 		}
-		rails = append(rails, suiteRail{g: g, match: match, action: action})
+		m, err := match.New(matchSpec)
+		if err != nil {
+			return nil, nil, invalid("%s: %v", field, err)
+		}
+		rails = append(rails, suiteRail{g: g, match: m, action: action})
 	}
 	for i, c := range suite.Cases {
 		field := fmt.Sprintf("cases[%d]", i)

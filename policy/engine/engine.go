@@ -150,14 +150,15 @@ func toCompileError(name string, err error) error {
 	return ce
 }
 
-// preparedInput is a request converted to Rego terms once, shared by every
+// PreparedInput is a request converted to Rego terms once, shared by every
 // guardrail that judges the request.
-type preparedInput struct {
+type PreparedInput struct {
 	object, oldObject, operation, userInfo *ast.Term
 	prefixKind, prefixRef                  string
 }
 
-func prepareInput(in Input) (*preparedInput, error) {
+// Prepare converts a request to Rego terms once, for EvaluatePrepared.
+func Prepare(in Input) (*PreparedInput, error) {
 	conv := func(m map[string]any) (*ast.Term, error) {
 		if m == nil {
 			return ast.NullTerm(), nil
@@ -168,7 +169,7 @@ func prepareInput(in Input) (*preparedInput, error) {
 		}
 		return ast.NewTerm(v), nil
 	}
-	var p preparedInput
+	var p PreparedInput
 	var err error
 	if p.object, err = conv(in.Object); err != nil {
 		return nil, fmt.Errorf("converting object: %w", err)
@@ -204,7 +205,7 @@ func describe(obj map[string]any) (kind, ref string) {
 	return kind, name
 }
 
-func (p *preparedInput) value(params *ast.Term) ast.Value {
+func (p *PreparedInput) value(params *ast.Term) ast.Value {
 	return ast.NewObject(
 		[2]*ast.Term{ast.StringTerm("object"), p.object},
 		[2]*ast.Term{ast.StringTerm("oldObject"), p.oldObject},
@@ -217,14 +218,15 @@ func (p *preparedInput) value(params *ast.Term) ast.Value {
 // Evaluate judges one request. It returns the violations found, sorted by
 // message; evaluation stops with an error when ctx is done.
 func (g *Guardrail) Evaluate(ctx context.Context, in Input) ([]Violation, error) {
-	p, err := prepareInput(in)
+	p, err := Prepare(in)
 	if err != nil {
 		return nil, fmt.Errorf("guardrail %q: %w", g.name, err)
 	}
-	return g.evaluate(ctx, p)
+	return g.EvaluatePrepared(ctx, p)
 }
 
-func (g *Guardrail) evaluate(ctx context.Context, p *preparedInput) ([]Violation, error) {
+// EvaluatePrepared judges a request prepared with Prepare, like Evaluate.
+func (g *Guardrail) EvaluatePrepared(ctx context.Context, p *PreparedInput) ([]Violation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("guardrail %q: %w", g.name, err)
 	}

@@ -80,13 +80,13 @@ func (s *Set) Evaluate(ctx context.Context, names []string, in Input) ([]Violati
 		}
 		gs = append(gs, g)
 	}
-	p, err := prepareInput(in)
+	p, err := Prepare(in)
 	if err != nil {
 		return nil, err
 	}
 	var out []Violation
 	for _, g := range gs {
-		vs, err := g.evaluate(ctx, p)
+		vs, err := g.EvaluatePrepared(ctx, p)
 		if err != nil {
 			return out, err
 		}

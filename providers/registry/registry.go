@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
@@ -73,6 +74,14 @@ func DatabaseKind(drivers map[stratusv1alpha1.Provider]driver.Driver[*databasev1
 			return DatabaseName(d.Namespace, d.Name)
 		},
 		Region: func(d *databasev1alpha1.Database) string { return d.Spec.Region },
+	}
+}
+
+// ManagedKinds are the kinds Setup reconciles.
+func ManagedKinds() []schema.GroupVersionKind {
+	return []schema.GroupVersionKind{
+		storagev1alpha1.GroupVersion.WithKind("Bucket"),
+		databasev1alpha1.GroupVersion.WithKind("Database"),
 	}
 }
 

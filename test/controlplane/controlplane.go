@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -22,10 +23,32 @@ type ControlPlane struct {
 	Config *rest.Config
 	// KubeConfig is a kubeconfig file's content for the same user.
 	KubeConfig []byte
+	// Webhook is where the API server calls the webhooks, when they were
+	// installed.
+	Webhook *WebhookServing
+}
+
+// WebhookServing is where the manager must serve the webhooks: the API
+// server calls https://Host:Port and trusts the certificate in CertDir.
+type WebhookServing struct {
+	Host    string
+	Port    int
+	CertDir string
+}
+
+// Options configure the control plane.
+type Options struct {
+	// Webhooks installs the operator's webhook configuration, pointing at
+	// a local port the manager must serve (see ControlPlane.Webhook).
+	Webhooks bool
 }
 
 // Start starts a control plane and installs the CRDs.
-func Start() (*ControlPlane, error) {
+func Start() (*ControlPlane, error) { return StartWith(Options{}) }
+
+// StartWith starts a control plane, installs the CRDs and, if asked, the
+// webhook configuration.
+func StartWith(opts Options) (*ControlPlane, error) {
 	dir, err := servers.ToolsDir()
 	if err != nil {
 		return nil, err
@@ -44,11 +67,23 @@ func Start() (*ControlPlane, error) {
 		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: crds},
 		ErrorIfCRDPathMissing: true,
 	}
+	if opts.Webhooks {
+		vwc, err := chart.WebhookConfiguration()
+		if err != nil {
+			return nil, err
+		}
+		env.WebhookInstallOptions.ValidatingWebhooks = []*admissionregistrationv1.ValidatingWebhookConfiguration{vwc}
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start kube-apiserver and etcd: %w", err)
 	}
-	return &ControlPlane{env: env, Config: cfg, KubeConfig: env.KubeConfig}, nil
+	cp := &ControlPlane{env: env, Config: cfg, KubeConfig: env.KubeConfig}
+	if opts.Webhooks {
+		w := env.WebhookInstallOptions
+		cp.Webhook = &WebhookServing{Host: w.LocalServingHost, Port: w.LocalServingPort, CertDir: w.LocalServingCertDir}
+	}
+	return cp, nil
 }
 
 // Stop stops the control plane and removes its data.

@@ -21,14 +21,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
 	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
+	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
+	"github.com/stratus-operator/stratus/policy/admission"
+	"github.com/stratus-operator/stratus/policy/guardrails"
+	policysetup "github.com/stratus-operator/stratus/policy/setup"
 	"github.com/stratus-operator/stratus/providers/managed"
 	"github.com/stratus-operator/stratus/providers/registry"
+	"github.com/stratus-operator/stratus/test/controlplane"
 	"github.com/stratus-operator/stratus/test/localenv"
 )
 
@@ -36,6 +42,8 @@ import (
 // deletions and retries happen within a test's patience.
 const (
 	PollInterval = 2 * time.Second
+	// AuditInterval is how often the guardrail audit runs.
+	AuditInterval = 5 * time.Second
 	// Patience is how long a test waits for the operator.
 	Patience = 90 * time.Second
 )
@@ -48,6 +56,8 @@ type Harness struct {
 	Env    *localenv.Env
 	Client client.Client
 	Scheme *runtime.Scheme
+	// Guardrails is the store the webhook and the audit enforce.
+	Guardrails *guardrails.Store
 
 	logs   *syncBuffer
 	cancel context.CancelFunc
@@ -57,7 +67,7 @@ type Harness struct {
 // Scheme returns a scheme with every Stratus type.
 func Scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, stratusv1alpha1.AddToScheme, storagev1alpha1.AddToScheme, databasev1alpha1.AddToScheme, compositionsv1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, stratusv1alpha1.AddToScheme, storagev1alpha1.AddToScheme, databasev1alpha1.AddToScheme, compositionsv1alpha1.AddToScheme, policyv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("build scheme: %w", err)
 		}
@@ -76,7 +86,7 @@ func Start(ctx context.Context, drivers registry.Drivers) (*Harness, error) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(sink), zap.UseDevMode(true), zap.Level(zapcore.DebugLevel), zap.StacktraceLevel(zapcore.PanicLevel)))
 
 	var err error
-	if h.Env, err = localenv.Start(ctx); err != nil {
+	if h.Env, err = localenv.StartWith(ctx, localenv.Options{ControlPlane: controlplane.Options{Webhooks: true}}); err != nil {
 		return nil, err
 	}
 	if h.Scheme, err = Scheme(); err != nil {
@@ -88,10 +98,12 @@ func Start(ctx context.Context, drivers registry.Drivers) (*Harness, error) {
 	if err := h.Env.Install(ctx, h.Client); err != nil {
 		return nil, errors.Join(err, h.Env.Stop())
 	}
+	w := h.Env.ControlPlane.Webhook
 	mgr, err := ctrl.NewManager(h.Env.ControlPlane.Config, ctrl.Options{
 		Scheme:                 h.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		WebhookServer:          webhook.NewServer(webhook.Options{Host: w.Host, Port: w.Port, CertDir: w.CertDir}),
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("create manager: %w", err), h.Env.Stop())
@@ -108,10 +120,50 @@ func Start(ctx context.Context, drivers registry.Drivers) (*Harness, error) {
 	if err := compositionscontroller.Setup(mgr); err != nil {
 		return nil, errors.Join(err, h.Env.Stop())
 	}
+	if h.Guardrails, err = policysetup.Setup(mgr, policysetup.Options{
+		ManagedKinds:         registry.ManagedKinds(),
+		ServeWebhooks:        true,
+		ExemptNamespaces:     admission.DefaultExemptNamespaces,
+		Timeout:              5 * time.Second,
+		AuditInterval:        AuditInterval,
+		WebhookConfiguration: policysetup.DefaultWebhookConfiguration,
+	}); err != nil {
+		return nil, errors.Join(err, h.Env.Stop())
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- mgr.Start(runCtx) }()
+	if err := h.waitServing(ctx, mgr); err != nil {
+		return nil, errors.Join(err, h.Stop())
+	}
 	return h, nil
+}
+
+// waitServing waits until the webhooks are served and the guardrails
+// loaded, so that a test's first request is judged.
+func (h *Harness) waitServing(ctx context.Context, mgr ctrl.Manager) error {
+	started := mgr.GetWebhookServer().StartedChecker()
+	deadline := time.Now().Add(Patience)
+	for {
+		err := started(nil)
+		if err == nil && !h.Guardrails.Ready() {
+			err = errors.New("guardrails are loading")
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case err := <-h.done:
+			h.done <- err
+			return fmt.Errorf("the manager stopped: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the webhook server is not serving: %w", err)
+		}
+	}
 }
 
 // Stop stops the manager and the environment.

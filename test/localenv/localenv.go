@@ -60,7 +60,17 @@ type Env struct {
 
 // Start starts the control plane, the S3 server and PostgreSQL. On error it
 // stops whatever it started.
-func Start(ctx context.Context) (*Env, error) {
+func Start(ctx context.Context) (*Env, error) { return StartWith(ctx, Options{}) }
+
+// Options configure the local environment.
+type Options struct {
+	// ControlPlane configures the API server, for example to install the
+	// webhooks.
+	ControlPlane controlplane.Options
+}
+
+// StartWith starts the local environment with opts.
+func StartWith(ctx context.Context, opts Options) (*Env, error) {
 	env := &Env{}
 	var err error
 	if env.S3, err = servers.StartS3(ctx, servers.S3Options{}); err != nil {
@@ -75,7 +85,7 @@ func Start(ctx context.Context) (*Env, error) {
 	if err := env.startFronts(); err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
-	if env.ControlPlane, err = controlplane.Start(); err != nil {
+	if env.ControlPlane, err = controlplane.StartWith(opts.ControlPlane); err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
 	return env, nil

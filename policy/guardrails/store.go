@@ -1,0 +1,174 @@
+// Package guardrails holds the compiled Guardrails the admission webhook
+// and the audit enforce, and judges an object by those that match it.
+package guardrails
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
+	"github.com/stratus-operator/stratus/policy/engine"
+	"github.com/stratus-operator/stratus/policy/match"
+)
+
+// Entry is one compiled Guardrail. It is immutable once stored.
+type Entry struct {
+	// Name of the Guardrail.
+	Name string
+	// UID of the Guardrail.
+	UID types.UID
+	// Generation of the Guardrail that was compiled.
+	Generation int64
+	// Policy is the compiled and prepared Rego.
+	Policy *engine.Guardrail
+	// Matcher says which requests the Guardrail judges.
+	Matcher *match.Matcher
+	// Action is deny, warn or dryrun.
+	Action policyv1alpha1.EnforcementAction
+}
+
+// Compile compiles a Guardrail into an Entry. Its error says what is wrong
+// with the Rego, the parameters or the match.
+func Compile(g *policyv1alpha1.Guardrail) (*Entry, error) {
+	params, err := Parameters(g)
+	if err != nil {
+		return nil, err
+	}
+	m, err := match.New(g.Spec.Match)
+	if err != nil {
+		return nil, err
+	}
+	p, err := engine.Compile(g.Name, g.Spec.Rego, params)
+	if err != nil {
+		return nil, err
+	}
+	action := g.Spec.EnforcementAction
+	if action == "" {
+		action = policyv1alpha1.EnforcementDeny
+	}
+	return &Entry{Name: g.Name, UID: g.UID, Generation: g.Generation, Policy: p, Matcher: m, Action: action}, nil
+}
+
+// Store holds the compiled Guardrails by name. Readers get immutable
+// snapshots, so a request in flight keeps the revision it started with.
+type Store struct {
+	mu       sync.Mutex // serialises writers
+	current  atomic.Pointer[Snapshot]
+	ready    atomic.Bool
+	changed  chan struct{}
+	revision atomic.Int64
+}
+
+// NewStore returns an empty Store that is not ready yet.
+func NewStore() *Store {
+	s := &Store{changed: make(chan struct{}, 1)}
+	s.current.Store(&Snapshot{})
+	return s
+}
+
+// Snapshot is the set of Guardrails at one point, sorted by name.
+type Snapshot struct {
+	Entries []*Entry
+}
+
+// Snapshot returns the current Guardrails.
+func (s *Store) Snapshot() *Snapshot { return s.current.Load() }
+
+// Get returns the entry called name.
+func (s *Store) Get(name string) (*Entry, bool) {
+	for _, e := range s.Snapshot().Entries {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
+// Put adds or replaces an entry.
+func (s *Store) Put(e *Entry) {
+	s.update(func(m map[string]*Entry) { m[e.Name] = e })
+}
+
+// Delete removes the entry called name, if any.
+func (s *Store) Delete(name string) {
+	s.update(func(m map[string]*Entry) { delete(m, name) })
+}
+
+func (s *Store) update(change func(map[string]*Entry)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.current.Load()
+	m := make(map[string]*Entry, len(old.Entries)+1)
+	for _, e := range old.Entries {
+		m[e.Name] = e
+	}
+	change(m)
+	next := &Snapshot{Entries: make([]*Entry, 0, len(m))}
+	for _, e := range m {
+		next.Entries = append(next.Entries, e)
+	}
+	sort.Slice(next.Entries, func(i, j int) bool { return next.Entries[i].Name < next.Entries[j].Name })
+	s.current.Store(next)
+	s.revision.Add(1)
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Changed is signalled, without blocking and coalesced, after every change.
+func (s *Store) Changed() <-chan struct{} { return s.changed }
+
+// Revision counts the changes so far.
+func (s *Store) Revision() int64 { return s.revision.Load() }
+
+// MarkReady records that every Guardrail that existed at start-up is in
+// the store: until then the webhook cannot tell an allowed request from one
+// no guardrail was loaded for.
+func (s *Store) MarkReady() { s.ready.Store(true) }
+
+// Ready reports whether the store was filled at start-up.
+func (s *Store) Ready() bool { return s.ready.Load() }
+
+// Finding is a violation with the action of the guardrail that found it.
+type Finding struct {
+	engine.Violation
+	Action policyv1alpha1.EnforcementAction
+}
+
+// Judge evaluates the entries that match req against in. nsLabels gives
+// namespace labels for entries with a namespace selector.
+func (sn *Snapshot) Judge(ctx context.Context, req match.Request, in engine.Input, nsLabels match.NamespaceLabels) ([]Finding, error) {
+	var (
+		out      []Finding
+		prepared *engine.PreparedInput
+	)
+	for _, e := range sn.Entries {
+		ok, err := e.Matcher.Matches(req, nsLabels)
+		if err != nil {
+			return out, fmt.Errorf("guardrail %q: %w", e.Name, err)
+		}
+		if !ok {
+			continue
+		}
+		if prepared == nil {
+			var err error
+			if prepared, err = engine.Prepare(in); err != nil {
+				return out, err
+			}
+		}
+		vs, err := e.Policy.EvaluatePrepared(ctx, prepared)
+		if err != nil {
+			return out, err
+		}
+		for _, v := range vs {
+			out = append(out, Finding{Violation: v, Action: e.Action})
+		}
+	}
+	return out, nil
+}
