@@ -66,8 +66,9 @@ func newOptions(opts []Option) options {
 
 // awsConfig builds the SDK configuration for a provider configuration: its
 // region (DefaultRegion when it names none), its credentials, its endpoint
-// (as BaseEndpoint; S3 clients must add path-style addressing themselves)
-// and, when not nil, the HTTP client. extra load options are applied last.
+// (as BaseEndpoint; S3 clients must add path-style addressing themselves),
+// the middleware that counts calls (addCallMetrics) and, when not nil, the
+// HTTP client. extra load options are applied last.
 // Credentials from a Secret are never put in an error.
 // It is shared by every AWS service and makes no network call.
 func awsConfig(ctx context.Context, cfg driver.Config, httpClient *http.Client, extra ...func(*config.LoadOptions) error) (aws.Config, error) {
@@ -100,6 +101,9 @@ func awsConfig(ctx context.Context, cfg driver.Config, httpClient *http.Client, 
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	// Every client built from the configuration counts its calls. Added
+	// after loading, so the SDK's own credential clients (STS, IMDS) do not.
+	ac.APIOptions = append(ac.APIOptions, addCallMetrics)
 	if httpClient != nil {
 		// Set after loading: the loader refuses a plain *http.Client when
 		// AWS_CA_BUNDLE is set, since it cannot add the bundle to it. A

@@ -53,13 +53,9 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	code, status := errorCode(err), httpStatus(err)
+	code := errorCode(err)
 	switch {
-	case throttlingCodes[code] || status == http.StatusTooManyRequests,
-		// S3 asks to reduce the request rate with 503 ServiceUnavailable
-		// too, and a HEAD request's 503 SlowDown has no body, hence that
-		// code.
-		status == http.StatusServiceUnavailable && code == "ServiceUnavailable":
+	case isThrottling(err):
 		return driver.Throttled(err)
 	case credentialsCodes[code]:
 		return driver.BadCredentials(err)
@@ -67,6 +63,17 @@ func classify(err error) error {
 		return driver.Terminal(err)
 	}
 	return err
+}
+
+// isThrottling reports whether err, an error of an AWS SDK call (possibly
+// wrapped), asks the caller to slow down.
+func isThrottling(err error) bool {
+	code, status := errorCode(err), httpStatus(err)
+	return throttlingCodes[code] || status == http.StatusTooManyRequests ||
+		// S3 asks to reduce the request rate with 503 ServiceUnavailable
+		// too, and a HEAD request's 503 SlowDown has no body, hence that
+		// code.
+		status == http.StatusServiceUnavailable && code == "ServiceUnavailable"
 }
 
 // wrapf wraps err, which must not be nil, with a message saying what could

@@ -119,6 +119,10 @@ func sqlConnect(ctx context.Context, cfg driver.Config, o sqlOptions) (*sqlClien
 			opts = append(opts, option.WithAuthCredentials(creds))
 		}
 	}
+	opts, err = withCallMetrics(svcCtx, serviceSQLAdmin, opts, sqlAdminDefaults()...)
+	if err != nil {
+		return nil, driver.BadCredentials(fmt.Errorf("connect to Cloud SQL: %w", err))
+	}
 	svc, err := sqladmin.NewService(svcCtx, opts...)
 	if err != nil {
 		return nil, driver.BadCredentials(fmt.Errorf("connect to Cloud SQL: %w", err))

@@ -120,10 +120,14 @@ func (d *bucketDriver) Connect(ctx context.Context, cfg driver.Config) (driver.C
 	if endpoint != "" {
 		opts = append(opts, option.WithEndpoint(endpoint+"/storage/v1/"))
 	}
+	// What can fail in either is building credentials: a key that cannot be
+	// used, or no Application Default Credentials.
+	opts, err = withCallMetrics(ctx, serviceStorage, opts, storageDefaults()...)
+	if err != nil {
+		return nil, driver.BadCredentials(fmt.Errorf("connect to Cloud Storage: %w", err))
+	}
 	gcs, err := storage.NewClient(ctx, opts...)
 	if err != nil {
-		// What can fail here is building credentials: a key that cannot be
-		// used, or no Application Default Credentials.
 		return nil, driver.BadCredentials(fmt.Errorf("connect to Cloud Storage: %w", err))
 	}
 	gcs.SetRetry(storage.WithMaxAttempts(d.opts.maxAttempts), storage.WithBackoff(retryBackoff))

@@ -90,10 +90,15 @@ func NewReconciler[T driver.Managed](kind Kind[T], gvk schema.GroupVersionKind, 
 }
 
 // Reconcile brings one managed resource's cloud resource in line with its
-// spec, or deletes it, and writes the status once at the end.
+// spec, or deletes it, and writes the status once at the end, recording the
+// state it left the object in for stratus_managed_resources.
 func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	key := resourceKey{kind: r.gvk.Kind, NamespacedName: req.NamespacedName}
 	mr := r.kind.New()
 	if err := r.client.Get(ctx, req.NamespacedName, mr); err != nil {
+		if apierrors.IsNotFound(err) {
+			managedResources.forget(key)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
@@ -103,8 +108,10 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	result, err := r.reconcile(ctx, mr)
+	var provider stratusv1alpha1.Provider
+	result, err := r.reconcile(ctx, mr, &provider)
 	mr.ManagedStatus().ObservedGeneration = mr.GetGeneration()
+	r.recordState(key, mr, provider)
 	if werr := r.writeStatus(ctx, mr, before); werr != nil {
 		if apierrors.IsConflict(werr) {
 			// The object changed while we worked; its new version is queued.
@@ -115,8 +122,28 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	return result, err
 }
 
-// reconcile does the work of Reconcile and sets conditions on mr.
-func (r *Reconciler[T]) reconcile(ctx context.Context, mr T) (ctrl.Result, error) {
+// recordState updates stratus_managed_resources with the state the
+// reconcile left mr in, under provider, or the provider recorded before when
+// the reconcile did not resolve one. An object the reconciler has let go of
+// (deleted, its finalizer removed) is forgotten.
+func (r *Reconciler[T]) recordState(key resourceKey, mr T, provider stratusv1alpha1.Provider) {
+	if mr.GetDeletionTimestamp() != nil && !controllerutil.ContainsFinalizer(mr, stratusv1alpha1.Finalizer) {
+		managedResources.forget(key)
+		return
+	}
+	p := string(provider)
+	if p == "" {
+		var ok bool
+		if p, ok = managedResources.provider(key); !ok {
+			p = providerUnknown
+		}
+	}
+	managedResources.set(key, resourceState{kind: r.gvk.Kind, provider: p, state: stateOf(mr)})
+}
+
+// reconcile does the work of Reconcile and sets conditions on mr. It sets
+// *provider to the provider of the configuration once it has resolved it.
+func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1alpha1.Provider) (ctrl.Result, error) {
 	spec := mr.ManagedSpec()
 	deleting := mr.GetDeletionTimestamp() != nil
 
@@ -140,6 +167,7 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T) (ctrl.Result, error
 	if err != nil {
 		return r.fail(ctx, mr, "", reasonCannotConnect, err)
 	}
+	*provider = rc.Spec.Provider
 	drv, ok := r.kind.Drivers[rc.Spec.Provider]
 	if !ok {
 		return r.fail(ctx, mr, rc.key, reasonCannotConnect, driver.Terminalf("%s has no driver for provider %s (%s): use a provider configuration for one of %s",
@@ -332,6 +360,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 				action = "not correcting it: management policy is ObserveOnly"
 			}
 			r.event(ctx, mr, corev1.EventTypeWarning, reasonDriftDetected, "Observe", "%s %q differs from the spec in %s; %s", kind, req.ExternalName, describeDrift(obs.Drift), action)
+			driftDetected.WithLabelValues(r.gvk.Kind, string(op.rc.Spec.Provider)).Inc()
 		}
 		status.Drift = obs.Drift
 	} else {

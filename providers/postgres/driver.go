@@ -144,6 +144,7 @@ func connect(ctx context.Context, cfg driver.Config, o options) (*client, error)
 	poolCfg.MaxConns = o.maxConns
 	poolCfg.ConnConfig.ConnectTimeout = o.connectTimeout
 	poolCfg.ConnConfig.RuntimeParams["application_name"] = "stratus"
+	poolCfg.ConnConfig.Tracer = callTracer{} // counts every statement
 
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {

@@ -23,7 +23,6 @@ import (
 // +kubebuilder:rbac:groups=stratus.dev,resources=providerconfigs;clusterproviderconfigs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Drivers are the drivers of every kind, by provider. Tests and benchmarks
 // may build their own.
