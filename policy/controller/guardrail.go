@@ -49,13 +49,13 @@ func (r *GuardrailReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	g := &policyv1alpha1.Guardrail{}
 	if err := r.Client.Get(ctx, req.NamespacedName, g); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.Store.Delete(req.Name)
+			r.Store.Forget(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("get guardrail %q: %w", req.Name, err)
 	}
 	if g.DeletionTimestamp != nil {
-		r.Store.Delete(g.Name)
+		r.Store.Forget(g.Name)
 		return ctrl.Result{}, nil
 	}
 	cond, compileErr := Load(r.Store, g)
@@ -95,8 +95,9 @@ func (r *GuardrailReconciler) leading() bool {
 // Load compiles g into store, unless its generation is already there, and
 // returns its Compiled condition. A Guardrail that does not compile is not
 // loaded: the revision enforced before, if any, stays enforced, and the
-// condition says so.
+// condition says so. Only the reconciler calls it, one Guardrail at a time.
 func Load(store *guardrails.Store, g *policyv1alpha1.Guardrail) (metav1.Condition, error) {
+	defer store.Attempted(g.Name, guardrails.Attempt{UID: g.UID, Generation: g.Generation})
 	cond := metav1.Condition{Type: ConditionCompiled, ObservedGeneration: g.Generation}
 	prev, had := store.Get(g.Name)
 	if had && prev.Generation == g.Generation && prev.UID == g.UID {

@@ -62,11 +62,21 @@ type Store struct {
 	ready    atomic.Bool
 	changed  chan struct{}
 	revision atomic.Int64
+
+	attemptsMu sync.Mutex
+	attempts   map[string]Attempt // by name
+}
+
+// Attempt is a generation of a Guardrail that was compiled, whether it
+// compiled or not.
+type Attempt struct {
+	UID        types.UID
+	Generation int64
 }
 
 // NewStore returns an empty Store that is not ready yet.
 func NewStore() *Store {
-	s := &Store{changed: make(chan struct{}, 1)}
+	s := &Store{changed: make(chan struct{}, 1), attempts: map[string]Attempt{}}
 	s.current.Store(&Snapshot{})
 	return s
 }
@@ -119,6 +129,31 @@ func (s *Store) update(change func(map[string]*Entry)) {
 	case s.changed <- struct{}{}:
 	default:
 	}
+}
+
+// Attempted records that a generation of the Guardrail called name was
+// compiled, successfully or not.
+func (s *Store) Attempted(name string, a Attempt) {
+	s.attemptsMu.Lock()
+	defer s.attemptsMu.Unlock()
+	s.attempts[name] = a
+}
+
+// WasAttempted reports whether generation a of the Guardrail called name,
+// or a later one, was compiled.
+func (s *Store) WasAttempted(name string, a Attempt) bool {
+	s.attemptsMu.Lock()
+	defer s.attemptsMu.Unlock()
+	got, ok := s.attempts[name]
+	return ok && got.UID == a.UID && got.Generation >= a.Generation
+}
+
+// Forget drops what is known of the Guardrail called name.
+func (s *Store) Forget(name string) {
+	s.attemptsMu.Lock()
+	delete(s.attempts, name)
+	s.attemptsMu.Unlock()
+	s.Delete(name)
 }
 
 // Changed is signalled, without blocking and coalesced, after every change.

@@ -3,15 +3,18 @@
 package setup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
@@ -45,6 +48,9 @@ type Options struct {
 	Timeout time.Duration
 	// AuditInterval is how often every resource is re-checked.
 	AuditInterval time.Duration
+	// CertsReady, when set, is closed once the serving certificate is in
+	// the webhook server's folder; the webhooks are served from then on.
+	CertsReady <-chan struct{}
 	// WebhookConfiguration is the ValidatingWebhookConfiguration whose
 	// guardrail webhook rules follow the composite kinds; empty leaves it
 	// alone.
@@ -101,8 +107,43 @@ func Setup(mgr ctrl.Manager, opts Options) (*guardrails.Store, error) {
 	if !opts.ServeWebhooks {
 		return store, nil
 	}
+	register := func() error { return registerWebhooks(mgr, store, cat, opts) }
+	if opts.CertsReady == nil {
+		if err := register(); err != nil {
+			return nil, err
+		}
+		return store, mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
+	}
+	// The webhook server reads its certificate when it starts, so it is
+	// only added to the manager once the certificate is in place.
+	var registered atomic.Pointer[healthz.Checker]
+	if err := mgr.Add(&whenReady{ready: opts.CertsReady, run: func() error {
+		if err := register(); err != nil {
+			return err
+		}
+		check := mgr.GetWebhookServer().StartedChecker()
+		registered.Store(&check)
+		return nil
+	}}); err != nil {
+		return nil, fmt.Errorf("add the webhook registration: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
+		check := registered.Load()
+		if check == nil {
+			return errors.New("waiting for the webhook certificate")
+		}
+		return (*check)(req)
+	}); err != nil {
+		return nil, fmt.Errorf("add the webhook readiness check: %w", err)
+	}
+	return store, nil
+}
+
+// registerWebhooks registers the Guardrail and guardrail webhooks with the
+// manager's webhook server.
+func registerWebhooks(mgr ctrl.Manager, store *guardrails.Store, cat *catalog.Catalog, opts Options) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &policyv1alpha1.Guardrail{}).WithValidator(controller.Validator{}).Complete(); err != nil {
-		return nil, fmt.Errorf("set up the Guardrail webhook: %w", err)
+		return fmt.Errorf("set up the Guardrail webhook: %w", err)
 	}
 	failurePolicy := opts.FailurePolicy
 	if failurePolicy == "" {
@@ -118,9 +159,24 @@ func Setup(mgr ctrl.Manager, opts Options) (*guardrails.Store, error) {
 		Timeout:          opts.Timeout,
 		Log:              mgr.GetLogger().WithName("guardrail-webhook"),
 	}})
-	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
-		return nil, fmt.Errorf("add the webhook readiness check: %w", err)
-	}
-	return store, nil
+	return nil
 }
 
+// whenReady runs run once ready is closed, on every replica.
+type whenReady struct {
+	ready <-chan struct{}
+	run   func() error
+}
+
+// NeedLeaderElection is false: every replica serves the webhooks.
+func (w *whenReady) NeedLeaderElection() bool { return false }
+
+// Start waits for ready, then runs.
+func (w *whenReady) Start(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-w.ready:
+		return w.run()
+	}
+}
