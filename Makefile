@@ -4,9 +4,10 @@ SHELL := /usr/bin/env bash
 
 TOOLS_DIR ?= $(CURDIR)/bin/tools
 CONTROLLER_GEN ?= $(TOOLS_DIR)/controller-gen
-CRD_DIR := charts/stratus/crds
+CRD_DIR := charts/stratus/files/crds
 RBAC_DIR := charts/stratus/files/rbac
 WEBHOOK_DIR := charts/stratus/files/webhook
+BENCH_SCENARIOS ?= admission
 
 .PHONY: help
 help: ## Show the targets.
@@ -25,6 +26,8 @@ manifests: ## Generate CRDs, RBAC and the webhook configuration.
 	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=$(CRD_DIR)
 	$(CONTROLLER_GEN) rbac:roleName=stratus-manager paths="{./providers/...,./compositions/...,./policy/...}" output:rbac:dir=$(RBAC_DIR)
 	$(CONTROLLER_GEN) webhook paths=./policy/... output:webhook:dir=$(WEBHOOK_DIR)
+	rm -rf charts/stratus/files/guardrails && mkdir -p charts/stratus/files/guardrails
+	for d in policy/library/*/; do n=$$(basename $$d); cp $$d$$n.rego charts/stratus/files/guardrails/$$n.rego; done
 
 .PHONY: build
 build: ## Build the stratus binary into bin/.
@@ -38,7 +41,23 @@ dev: tools build ## Run the operator against a local control plane, S3 server an
 test: ## Install what the tests need, then run every test.
 	bash test/run.sh
 
+.PHONY: bench
+bench: tools ## Run the benchmarks at full size (BENCH_SCENARIOS=all for every scenario); see test/bench/RESULTS.md.
+	go run ./test/bench -scenario=$(BENCH_SCENARIOS)
+
 .PHONY: lint
 lint: ## gofmt and go vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
+
+comma := ,
+IMG ?= stratus:dev
+PLATFORMS ?= linux/amd64,linux/arm64
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# One platform is loaded into the local Docker; an image for several stays in
+# the build cache unless IMAGE_OUTPUT says where it goes (IMAGE_OUTPUT=--push).
+IMAGE_OUTPUT ?= $(if $(findstring $(comma),$(PLATFORMS)),,--load)
+
+.PHONY: image
+image: ## Build the image (IMG, PLATFORMS) with docker buildx; a single platform is loaded into Docker.
+	docker buildx build --platform $(PLATFORMS) --build-arg VERSION=$(VERSION) $(IMAGE_OUTPUT) -t $(IMG) .
