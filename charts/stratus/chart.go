@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-//go:embed crds/*.yaml
+//go:embed files/crds/*.yaml
 var crdFiles embed.FS
 
 //go:embed files/webhook/manifests.yaml
@@ -35,7 +35,7 @@ func WebhookConfiguration() (*admissionregistrationv1.ValidatingWebhookConfigura
 // CRDs returns the CustomResourceDefinitions the chart installs, as
 // controller-gen generated them.
 func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	names, err := fs.Glob(crdFiles, "crds/*.yaml")
+	names, err := fs.Glob(crdFiles, "files/crds/*.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("list CRDs: %w", err)
 	}

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -53,6 +57,9 @@ type webhookOptions struct {
 	timeout          time.Duration
 	exemptNamespaces string
 	auditInterval    time.Duration
+	certRotation     bool
+	certSecret       string
+	webhookService   string
 }
 
 func (o *webhookOptions) bind(fs *flag.FlagSet) {
@@ -64,6 +71,46 @@ func (o *webhookOptions) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.timeout, "guardrail-timeout", 3*time.Second, "longest time the guardrails may take to judge one admission request")
 	fs.StringVar(&o.exemptNamespaces, "exempt-namespaces", strings.Join(admission.DefaultExemptNamespaces, ","), "comma-separated namespaces the guardrails never judge at admission; the operator's own namespace (POD_NAMESPACE) is added")
 	fs.DurationVar(&o.auditInterval, "audit-interval", audit.DefaultInterval, "how often every resource is checked against the guardrails")
+	fs.BoolVar(&o.certRotation, "cert-rotation", false, "generate and rotate the webhook serving certificate in --cert-secret (in POD_NAMESPACE) and inject its CA into --webhook-configuration")
+	fs.StringVar(&o.certSecret, "cert-secret", "stratus-webhook-cert", "Secret holding the webhook's CA and serving certificate, with --cert-rotation")
+	fs.StringVar(&o.webhookService, "webhook-service", "stratus-webhook", "Service in front of the webhook server, the certificate's DNS name, with --cert-rotation")
+}
+
+// addCertRotator makes the manager generate, rotate and mount the webhook
+// serving certificate with cert-controller, and returns a channel closed
+// once the certificate is in the webhook server's folder.
+func (o *webhookOptions) addCertRotator(mgr ctrl.Manager) (<-chan struct{}, error) {
+	ns := os.Getenv("POD_NAMESPACE")
+	switch {
+	case ns == "":
+		return nil, errors.New("--cert-rotation needs the POD_NAMESPACE environment variable")
+	case o.configuration == "":
+		return nil, errors.New("--cert-rotation needs --webhook-configuration, to inject the CA into")
+	case o.port == 0:
+		return nil, errors.New("--cert-rotation needs the webhooks: --webhook-port must not be 0")
+	}
+	certDir := o.certDir
+	if certDir == "" {
+		certDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
+	}
+	ready := make(chan struct{})
+	err := rotator.AddRotator(mgr, &rotator.CertRotator{
+		SecretKey:      types.NamespacedName{Namespace: ns, Name: o.certSecret},
+		CertDir:        certDir,
+		CAName:         "stratus-webhook-ca",
+		CAOrganization: "stratus",
+		DNSName:        fmt.Sprintf("%s.%s.svc", o.webhookService, ns),
+		ExtraDNSNames:  []string{fmt.Sprintf("%s.%s.svc.cluster.local", o.webhookService, ns), fmt.Sprintf("%s.%s", o.webhookService, ns)},
+		IsReady:        ready,
+		Webhooks:       []rotator.WebhookInfo{{Name: o.configuration, Type: rotator.Validating}},
+		// Every replica serves the webhooks, so every replica needs the
+		// certificate; writes to the Secret are idempotent.
+		RequireLeaderElection: false,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set up webhook certificate rotation: %w", err)
+	}
+	return ready, nil
 }
 
 // guardrailOptions turns the flags into the guardrails' options.
@@ -178,6 +225,11 @@ func runManager(ctx context.Context, cfg *rest.Config, opts managerOptions) erro
 	}
 	if err := compositionscontroller.Setup(mgr); err != nil {
 		return err
+	}
+	if opts.webhook.certRotation {
+		if guardrails.CertsReady, err = opts.webhook.addCertRotator(mgr); err != nil {
+			return err
+		}
 	}
 	if _, err := policysetup.Setup(mgr, guardrails); err != nil {
 		return err

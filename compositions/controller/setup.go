@@ -11,13 +11,16 @@ import (
 	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
 )
 
-// The instances of composites and their composed resources can be of any
-// API, so the controller needs to read and write any resource.
+// The instances of composites and the resources they compose can be of any
+// API. The rules below cover the Stratus kinds; the Helm chart grants the
+// composites' own groups and any other composed kinds from its values
+// (rbac.compositions), since they are only known at install time.
 // +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=compositions.stratus.dev,resources=compositedefinitions/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=*,resources=*,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=storage.stratus.dev,resources=buckets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=database.stratus.dev,resources=databases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
