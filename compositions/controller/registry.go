@@ -154,6 +154,9 @@ func (r *registry) start(gvk schema.GroupVersionKind) (*instanceController, erro
 	c, err := controller.New(name, r.mgr, controller.Options{
 		Reconciler:  rec,
 		RateLimiter: workqueue.DefaultTypedControllerRateLimiter[reconcile.Request](),
+		// Instances are independent; one slow instance (a child waiting
+		// on its cloud) must not hold the others back.
+		MaxConcurrentReconciles: instanceWorkers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create the controller of %s: %w", gvk.Kind, err)

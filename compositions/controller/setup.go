@@ -35,6 +35,9 @@ const (
 	// deletePollInterval is how often a deleting instance checks whether
 	// the composed resource it deletes is gone.
 	deletePollInterval = time.Second
+	// instanceWorkers is how many instances of one composite kind are
+	// reconciled at once.
+	instanceWorkers = 10
 	// breakingPollInterval is how often a definition that would break
 	// instances checks them again.
 	breakingPollInterval = 5 * time.Second

@@ -41,13 +41,21 @@ type Options struct {
 	// Webhooks installs the operator's webhook configuration, pointing at
 	// a local port the manager must serve (see ControlPlane.Webhook).
 	Webhooks bool
+	// SkipCRDs leaves the Stratus CRDs out, for tests that install them
+	// another way, such as the Helm chart's templates, which must own them.
+	SkipCRDs bool
+	// EndpointRouting makes the API server call a webhook Service at one of
+	// its EndpointSlice's addresses rather than at its cluster IP
+	// (--enable-aggregator-routing), so that, without kube-proxy, a test can
+	// serve a webhook behind a real Service by writing the EndpointSlice.
+	EndpointRouting bool
 }
 
 // Start starts a control plane and installs the CRDs.
 func Start() (*ControlPlane, error) { return StartWith(Options{}) }
 
-// StartWith starts a control plane, installs the CRDs and, if asked, the
-// webhook configuration.
+// StartWith starts a control plane, installs the CRDs unless
+// opts.SkipCRDs and, if asked, the webhook configuration.
 func StartWith(opts Options) (*ControlPlane, error) {
 	dir, err := servers.ToolsDir()
 	if err != nil {
@@ -58,14 +66,19 @@ func StartWith(opts Options) (*ControlPlane, error) {
 			return nil, fmt.Errorf("%s is not built in %s: run `bash test/tools/install.sh`: %w", bin, dir, err)
 		}
 	}
-	crds, err := chart.CRDs()
-	if err != nil {
-		return nil, err
-	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: dir,
-		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: crds},
 		ErrorIfCRDPathMissing: true,
+	}
+	if !opts.SkipCRDs {
+		crds, err := chart.CRDs()
+		if err != nil {
+			return nil, err
+		}
+		env.CRDInstallOptions.CRDs = crds
+	}
+	if opts.EndpointRouting {
+		env.ControlPlane.GetAPIServer().Configure().Set("enable-aggregator-routing", "true")
 	}
 	if opts.Webhooks {
 		vwc, err := chart.WebhookConfiguration()

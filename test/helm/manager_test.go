@@ -1,0 +1,391 @@
+package helm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
+	"github.com/stratus-operator/stratus/policy/admission"
+	"github.com/stratus-operator/stratus/policy/audit"
+	"github.com/stratus-operator/stratus/policy/guardrails"
+	policysetup "github.com/stratus-operator/stratus/policy/setup"
+	"github.com/stratus-operator/stratus/providers/managed"
+	"github.com/stratus-operator/stratus/providers/registry"
+)
+
+// verboseEnv, when set, also sends the manager's logs to stderr, as for
+// the other test harnesses.
+const verboseEnv = "STRATUS_TEST_VERBOSE"
+
+// managerFlags are the flags of cmd/stratus (cmd/stratus/manager.go), with
+// the same names, types and defaults: the in-process manager is configured
+// by parsing the installed Deployment's arguments with them, so that an
+// argument the chart passes and the binary does not know fails the test.
+// Keep them in step with cmd/stratus.
+type managerFlags struct {
+	metricsAddr, probeAddr  string
+	leaderElect             bool
+	leaderElectionNamespace string
+	pollInterval            time.Duration
+	reconcileTimeout        time.Duration
+	maxConcurrentReconciles int
+	webhookPort             int
+	webhookHost             string
+	certDir                 string
+	configuration           string
+	failurePolicy           string
+	guardrailTimeout        time.Duration
+	exemptNamespaces        string
+	auditInterval           time.Duration
+	certRotation            bool
+	certSecret, serviceName string
+	zap                     zap.Options
+}
+
+// parseManagerArgs parses a manager container's arguments.
+func parseManagerArgs(args []string) (*managerFlags, error) {
+	var f managerFlags
+	fs := flag.NewFlagSet("stratus", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "")
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "")
+	fs.BoolVar(&f.leaderElect, "leader-elect", false, "")
+	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "")
+	fs.DurationVar(&f.pollInterval, "poll-interval", managed.DefaultPollInterval, "")
+	fs.DurationVar(&f.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "")
+	fs.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 10, "")
+	fs.IntVar(&f.webhookPort, "webhook-port", 9443, "")
+	fs.StringVar(&f.webhookHost, "webhook-host", "", "")
+	fs.StringVar(&f.certDir, "webhook-cert-dir", "", "")
+	fs.StringVar(&f.configuration, "webhook-configuration", "", "")
+	fs.StringVar(&f.failurePolicy, "guardrail-failure-policy", string(admission.Fail), "")
+	fs.DurationVar(&f.guardrailTimeout, "guardrail-timeout", 3*time.Second, "")
+	fs.StringVar(&f.exemptNamespaces, "exempt-namespaces", strings.Join(admission.DefaultExemptNamespaces, ","), "")
+	fs.DurationVar(&f.auditInterval, "audit-interval", audit.DefaultInterval, "")
+	fs.BoolVar(&f.certRotation, "cert-rotation", false, "")
+	fs.StringVar(&f.certSecret, "cert-secret", "stratus-webhook-cert", "")
+	fs.StringVar(&f.serviceName, "webhook-service", "stratus-webhook", "")
+	f.zap.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, fmt.Errorf("parse the manager's arguments %q: %w", args, err)
+	}
+	if fs.NArg() != 0 {
+		return nil, fmt.Errorf("the manager's arguments end with non-flags %q", fs.Args())
+	}
+	return &f, nil
+}
+
+// managerRun is the manager running in-process.
+type managerRun struct {
+	// Guardrails is the store the webhook and the audit enforce.
+	Guardrails *guardrails.Store
+	// CertDir is the webhook server's certificate folder.
+	CertDir string
+
+	logs       *syncBuffer
+	cancel     context.CancelFunc
+	done       chan error
+	copierDone chan struct{}
+	certsReady <-chan struct{}
+	mgr        ctrl.Manager
+	stopOnce   sync.Once
+	stopErr    error
+	secretKey  types.NamespacedName
+}
+
+// managerSetup is how the test runs the manager.
+type managerSetup struct {
+	// Config reaches the API server as the manager's identity.
+	Config *rest.Config
+	// Admin reads the certificate Secret for the emulated kubelet.
+	Admin client.Client
+	// Scheme has every type the manager reads or writes.
+	Scheme *runtime.Scheme
+	// Args are the Deployment's container arguments.
+	Args []string
+	// Namespace is the pod's namespace (POD_NAMESPACE).
+	Namespace string
+	// WebhookHost is where the webhook server listens, an address the API
+	// server reaches through the webhook Service's EndpointSlice.
+	WebhookHost string
+	// CertDir is the webhook server's certificate folder, which must last
+	// as long as the manager.
+	CertDir string
+}
+
+// startManager runs the manager as cmd/stratus's runManager does, with the
+// flags of the Deployment, but with the metrics and probe servers off, the
+// webhook server on WebhookHost, faster retries, and the certificate
+// folder filled from the Secret by an emulated kubelet (see copyCerts). It
+// logs to a buffer, with client-go's own logs (klog) too, so that a test
+// sees every error.
+func startManager(s managerSetup) (*managerRun, error) {
+	f, err := parseManagerArgs(s.Args)
+	if err != nil {
+		return nil, err
+	}
+	run := &managerRun{logs: &syncBuffer{}, CertDir: s.CertDir}
+	var sink io.Writer = run.logs
+	if os.Getenv(verboseEnv) != "" {
+		sink = io.MultiWriter(run.logs, os.Stderr)
+	}
+	logger := zap.New(zap.UseFlagOptions(&f.zap), zap.WriteTo(sink))
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger.WithName("klog"))
+
+	mgr, err := ctrl.NewManager(s.Config, ctrl.Options{
+		Scheme:                        s.Scheme,
+		Logger:                        logger,
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: s.WebhookHost, Port: f.webhookPort, CertDir: run.CertDir}),
+		Metrics:                       metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:        "0",
+		LeaderElection:                f.leaderElect,
+		LeaderElectionID:              "stratus.stratus.dev",
+		LeaderElectionNamespace:       f.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		// Shorter than the default 30s, for a failing test's sake.
+		GracefulShutdownTimeout: ptr(5 * time.Second),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	run.mgr = mgr
+	if err := registry.Setup(mgr, registry.DefaultDrivers(), managed.Options{
+		PollInterval:            f.pollInterval,
+		Timeout:                 f.reconcileTimeout,
+		MaxConcurrentReconciles: f.maxConcurrentReconciles,
+		// Faster than the defaults, for the test's patience.
+		PendingPollInterval: 500 * time.Millisecond,
+		BaseBackoff:         100 * time.Millisecond,
+		MaxBackoff:          2 * time.Second,
+	}); err != nil {
+		return nil, err
+	}
+	if err := compositionscontroller.Setup(mgr); err != nil {
+		return nil, err
+	}
+	fp := admission.FailurePolicy(f.failurePolicy)
+	if fp != admission.Fail && fp != admission.Ignore {
+		return nil, fmt.Errorf("--guardrail-failure-policy must be Fail or Ignore, got %q", f.failurePolicy)
+	}
+	var exempt []string
+	for _, ns := range strings.Split(f.exemptNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			exempt = append(exempt, ns)
+		}
+	}
+	opts := policysetup.Options{
+		ManagedKinds:         registry.ManagedKinds(),
+		ServeWebhooks:        f.webhookPort != 0,
+		ExemptNamespaces:     append(exempt, s.Namespace),
+		FailurePolicy:        fp,
+		Timeout:              f.guardrailTimeout,
+		AuditInterval:        f.auditInterval,
+		WebhookConfiguration: f.configuration,
+	}
+	if f.certRotation {
+		run.secretKey = types.NamespacedName{Namespace: s.Namespace, Name: f.certSecret}
+		if opts.CertsReady, err = addCertRotator(mgr, f, s.Namespace, run.CertDir); err != nil {
+			return nil, err
+		}
+		run.certsReady = opts.CertsReady
+	}
+	if run.Guardrails, err = policysetup.Setup(mgr, opts); err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	run.cancel, run.done, run.copierDone = cancel, make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(run.copierDone)
+		if f.certRotation {
+			copyCerts(ctx, s.Admin, run.secretKey, run.CertDir, run.logs)
+		}
+	}()
+	go func() { run.done <- mgr.Start(ctx) }()
+	return run, nil
+}
+
+// addCertRotator is cmd/stratus's addCertRotator (manager.go), with the
+// pod's namespace and certificate folder given rather than read from
+// POD_NAMESPACE and the flags.
+func addCertRotator(mgr ctrl.Manager, f *managerFlags, ns, certDir string) (<-chan struct{}, error) {
+	switch {
+	case ns == "":
+		return nil, errors.New("--cert-rotation needs the POD_NAMESPACE environment variable")
+	case f.configuration == "":
+		return nil, errors.New("--cert-rotation needs --webhook-configuration, to inject the CA into")
+	case f.webhookPort == 0:
+		return nil, errors.New("--cert-rotation needs the webhooks: --webhook-port must not be 0")
+	}
+	ready := make(chan struct{})
+	err := rotator.AddRotator(mgr, &rotator.CertRotator{
+		SecretKey:             types.NamespacedName{Namespace: ns, Name: f.certSecret},
+		CertDir:               certDir,
+		CAName:                "stratus-webhook-ca",
+		CAOrganization:        "stratus",
+		DNSName:               fmt.Sprintf("%s.%s.svc", f.serviceName, ns),
+		ExtraDNSNames:         []string{fmt.Sprintf("%s.%s.svc.cluster.local", f.serviceName, ns), fmt.Sprintf("%s.%s", f.serviceName, ns)},
+		IsReady:               ready,
+		Webhooks:              []rotator.WebhookInfo{{Name: f.configuration, Type: rotator.Validating}},
+		RequireLeaderElection: false,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set up webhook certificate rotation: %w", err)
+	}
+	return ready, nil
+}
+
+// copyCerts emulates the kubelet's secret volume: it writes every key of
+// the Secret into dir whenever the Secret changes, until ctx ends. The
+// kubelet reads the Secret with its own credentials, hence the admin
+// client.
+func copyCerts(ctx context.Context, admin client.Reader, key types.NamespacedName, dir string, logs io.Writer) {
+	written := map[string][]byte{}
+	for {
+		var secret corev1.Secret
+		if err := admin.Get(ctx, key, &secret); err == nil {
+			for name, data := range secret.Data {
+				if bytes.Equal(written[name], data) {
+					continue
+				}
+				if err := writeAtomically(filepath.Join(dir, name), data); err != nil {
+					fmt.Fprintf(logs, "emulated kubelet: %v\n", err)
+					continue
+				}
+				written[name] = data
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// writeAtomically replaces a file in one rename, as the kubelet swaps a
+// secret volume's files, so that no reader sees half a certificate.
+func writeAtomically(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// waitServing waits until the certificate is in place, the webhooks are
+// served and the guardrails are loaded. The webhook server must not be
+// asked for before the certificate is there: asking adds it to the
+// manager, which would start it without a certificate.
+func (m *managerRun) waitServing(ctx context.Context) error {
+	if m.certsReady != nil {
+		select {
+		case <-m.certsReady:
+		case err := <-m.done:
+			m.done <- err
+			return fmt.Errorf("the manager stopped before its certificate was ready: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("the webhook certificate is not ready: %w", ctx.Err())
+		}
+	}
+	started := m.mgr.GetWebhookServer().StartedChecker()
+	for {
+		err := started(nil)
+		if err == nil && !m.Guardrails.Ready() {
+			err = errors.New("guardrails are loading")
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case err := <-m.done:
+			m.done <- err
+			return fmt.Errorf("the manager stopped: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("the webhook server is not serving: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops the manager, releasing its lease, and the emulated kubelet.
+func (m *managerRun) Stop() error {
+	m.stopOnce.Do(func() {
+		m.cancel()
+		m.stopErr = <-m.done
+		<-m.copierDone
+	})
+	return m.stopErr
+}
+
+// Logs returns everything the manager logged so far.
+func (m *managerRun) Logs() string { return m.logs.String() }
+
+// lines returns the lines of the manager's logs that contain any of words,
+// case-insensitively.
+func (m *managerRun) lines(words ...string) []string {
+	var out []string
+	for line := range strings.Lines(m.Logs()) {
+		lower := strings.ToLower(line)
+		if slices.ContainsFunc(words, func(w string) bool { return strings.Contains(lower, strings.ToLower(w)) }) {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
+}
+
+// forbidden returns the manager's forbidden errors, or nil: any means the
+// chart's RBAC lacks what the manager needs.
+func (m *managerRun) forbidden() error {
+	lines := m.lines("forbidden", "cannot list resource", "cannot watch resource", "cannot get resource")
+	if len(lines) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the manager was forbidden %d times:\n%s", len(lines), strings.Join(lines, "\n"))
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
