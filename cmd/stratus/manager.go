@@ -203,9 +203,12 @@ func runManager(ctx context.Context, cfg *rest.Config, opts managerOptions) erro
 			Port:    opts.webhook.port,
 			CertDir: opts.webhook.certDir,
 		}),
-		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: opts.metricsAddr},
-		HealthProbeBindAddress:  opts.probeAddr,
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: opts.metricsAddr},
+		HealthProbeBindAddress: opts.probeAddr,
+		// STRATUS_PPROF_BIND_ADDRESS serves net/http/pprof there, for
+		// profiling (test/bench); unset serves none.
+		PprofBindAddress:        os.Getenv("STRATUS_PPROF_BIND_ADDRESS"),
 		LeaderElection:          opts.leaderElect,
 		LeaderElectionID:        "stratus.stratus.dev",
 		LeaderElectionNamespace: opts.leaderElectionNamespace,

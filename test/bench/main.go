@@ -50,6 +50,9 @@ type scenario struct {
 func scenarios() []scenario {
 	return []scenario{
 		{name: "admission", doc: "latency of admission requests through the API server and the guardrail webhook", run: runAdmission},
+		{name: "scale", doc: "N Buckets: time to Ready, first reconcile under load, steady-state cloud calls, memory, churn (issue 8)", run: runScale},
+		{name: "composites", doc: "N composites of three Buckets each to Ready, Stratus against kro", run: runComposites},
+		{name: "gatekeeper", doc: "admission latency with the Stratus guardrail webhook against OPA Gatekeeper (builds Gatekeeper once)", run: runGatekeeper},
 	}
 }
 
@@ -59,6 +62,12 @@ type config struct {
 	scenarios []scenario
 	// admission sizes the admission scenario.
 	admission admissionConfig
+	// scale sizes the scale scenario.
+	scale scaleConfig
+	// composites sizes the composites scenario.
+	composites compositesConfig
+	// gatekeeper sizes the gatekeeper scenario.
+	gatekeeper gatekeeperConfig
 }
 
 // env is what a scenario runs against. Scenarios share one harness: each
@@ -138,6 +147,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&a.Warmup, "warmup", 50, "admission: warm-up requests per guardrail count, not measured")
 	fs.IntVar(&a.Concurrency, "concurrency", 16, "admission: goroutines sending requests (the most requests in flight)")
 	fs.IntVar(&a.HandlerRuns, "handler-runs", 1000, "admission: in-process calls of the webhook handler per guardrail count")
+	cfg.composites.bindFlags(fs)
+	cfg.scale.bindFlags(fs)
+	cfg.gatekeeper.bindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -162,6 +174,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("-concurrency must be positive, got %d", a.Concurrency)
 	case a.HandlerRuns <= 0:
 		return config{}, fmt.Errorf("-handler-runs must be positive, got %d", a.HandlerRuns)
+	}
+	if err := cfg.composites.validate(); err != nil {
+		return config{}, err
+	}
+	if err := cfg.scale.validate(); err != nil {
+		return config{}, err
+	}
+	if err := cfg.gatekeeper.validate(); err != nil {
+		return config{}, err
 	}
 	return cfg, nil
 }
