@@ -120,7 +120,7 @@ func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.O
 	if err != nil {
 		return driver.Observation{}, err
 	}
-	exists, err := c.headBucket(ctx, name, region)
+	exists, regionKnown, err := c.headBucket(ctx, name, region)
 	if err != nil {
 		return driver.Observation{}, err
 	}
@@ -128,7 +128,7 @@ func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.O
 		req.Object.Status.AtProvider = storagev1alpha1.BucketObservation{}
 		return driver.Observation{}, nil
 	}
-	st, err := c.readBucket(ctx, name, region)
+	st, err := c.readBucket(ctx, name, region, regionKnown)
 	if err != nil {
 		return driver.Observation{}, err
 	}
@@ -149,17 +149,20 @@ func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.O
 	return obs, nil
 }
 
-// headBucket reports whether the bucket exists and can be reached in region.
-func (c *bucketClient) headBucket(ctx context.Context, name, region string) (bool, error) {
+// headBucket reports whether the bucket exists and can be reached in region,
+// and whether the answer confirmed the region (x-amz-bucket-region), which
+// spares a GetBucketLocation call.
+func (c *bucketClient) headBucket(ctx context.Context, name, region string) (exists, regionKnown bool, err error) {
 	out, err := c.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)}, in(region))
 	if err == nil {
-		if r := aws.ToString(out.BucketRegion); r != "" && r != region {
-			return false, regionMismatch(name, r, region)
+		r := aws.ToString(out.BucketRegion)
+		if r != "" && r != region {
+			return false, false, regionMismatch(name, r, region)
 		}
-		return true, nil
+		return true, r != "", nil
 	}
 	if r := responseHeader(err, bucketRegionHeader); r != "" && r != region {
-		return false, regionMismatch(name, r, region)
+		return false, false, regionMismatch(name, r, region)
 	}
 	if status := httpStatus(err); status == http.StatusNotFound || status == http.StatusForbidden {
 		// A HEAD response has no body, hence no error code: ask again with a
@@ -170,25 +173,32 @@ func (c *bucketClient) headBucket(ctx context.Context, name, region string) (boo
 		switch {
 		case gerr == nil:
 			if status == http.StatusNotFound {
-				return true, nil
+				return true, false, nil
 			}
 		case isNoSuchBucket(gerr), status == http.StatusNotFound && isNotImplemented(gerr):
-			return false, nil
+			return false, false, nil
 		default:
 			err = gerr
 		}
 	}
-	return false, wrapf(err, "head bucket %q", name)
+	return false, false, wrapf(err, "head bucket %q", name)
 }
 
-// readBucket reads the bucket's region and settings. A setting the endpoint
-// does not implement is marked unsupported.
-func (c *bucketClient) readBucket(ctx context.Context, name, region string) (bucketState, error) {
+// readBucket reads the bucket's region, unless regionKnown, and settings. A
+// setting the endpoint does not implement is marked unsupported.
+func (c *bucketClient) readBucket(ctx context.Context, name, region string, regionKnown bool) (bucketState, error) {
 	st := bucketState{region: region, unsupported: map[string]bool{}}
 	bucket := aws.String(name)
 
-	loc, err := c.s3.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: bucket}, in(region))
+	var (
+		loc *s3.GetBucketLocationOutput
+		err error
+	)
+	if !regionKnown {
+		loc, err = c.s3.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: bucket}, in(region))
+	}
 	switch {
+	case regionKnown:
 	case err == nil:
 		st.region = locationRegion(loc.LocationConstraint)
 		if st.region != region {

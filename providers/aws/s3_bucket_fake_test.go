@@ -106,6 +106,19 @@ func TestBucketFakeAnswers(t *testing.T) {
 			call:   "Observe",
 			want:   want{Kind: "Retry", Err: `head bucket "fake-bucket": operation error S3: GetBucketLocation`, Calls: 2},
 		},
+		"RegionFromHead": {
+			reason: "A HEAD that names the bucket's region (x-amz-bucket-region) spares GetBucketLocation: one HEAD and five settings reads per observation.",
+			routes: map[string]fakeResponse{
+				"HEAD":                  {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
+				"GET versioning":        {status: 200, body: `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>`},
+				"GET encryption":        {status: 404, code: "ServerSideEncryptionConfigurationNotFoundError"},
+				"GET publicAccessBlock": {status: 404, code: "NoSuchPublicAccessBlockConfiguration"},
+				"GET lifecycle":         {status: 404, code: "NoSuchLifecycleConfiguration"},
+				"GET tagging":           {status: 404, code: "NoSuchTagSet"},
+			},
+			call: "Observe",
+			want: want{Exists: true, Calls: 6},
+		},
 		"MissingConfirmed": {
 			reason: "A HEAD answered 404 is confirmed by a GET before the bucket is reported missing.",
 			routes: map[string]fakeResponse{"HEAD": {status: 404}, "GET location": {status: 404, code: "NoSuchBucket"}},
