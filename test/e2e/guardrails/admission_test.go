@@ -107,7 +107,7 @@ func TestBadRegoRefused(t *testing.T) {
 	g := &policyv1alpha1.Guardrail{
 		ObjectMeta: metav1.ObjectMeta{Name: "broken"},
 		Spec: policyv1alpha1.GuardrailSpec{
-			Rego: "package broken\n\nviolation contains msg if {\n\tinput.object.spec.x ==\n}\n",
+			Rego:  "package broken\n\nviolation contains msg if {\n\tinput.object.spec.x ==\n}\n",
 			Match: policyv1alpha1.Match{Kinds: []policyv1alpha1.KindSelector{{APIGroups: []string{"*"}, Kinds: []string{"*"}}}},
 		},
 	}
