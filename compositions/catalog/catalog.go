@@ -52,7 +52,9 @@ type Kind struct {
 // Kinds returns the composite kinds of every valid definition.
 func (c *Catalog) Kinds(ctx context.Context) ([]Kind, error) {
 	var list compositionsv1alpha1.CompositeDefinitionList
-	if err := c.reader.List(ctx, &list); err != nil {
+	// Read-only: the cache's objects are not copied, as this runs for every
+	// admission request.
+	if err := c.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list CompositeDefinitions: %w", err)
 	}
 	c.mu.Lock()
