@@ -358,6 +358,11 @@ func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.Co
 		}
 	}
 	_, err = c.s3.CreateBucket(ctx, input, in(region))
+	// A bucket this call created has no versioning history, lifecycle or
+	// tags to remove. One that already existed (a create retried after a
+	// crash) gets every setting; so does one S3 answers 200 for again
+	// (us-east-1), and Observe then corrects anything left over as drift.
+	fresh := err == nil
 	switch {
 	case err == nil, hasCode(err, codeBucketAlreadyOwnedByYou):
 	case hasCode(err, codeBucketAlreadyExists):
@@ -365,7 +370,7 @@ func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.Co
 	default:
 		return nil, wrapf(err, "create bucket %q in region %q", name, region)
 	}
-	if err := c.apply(ctx, req.Object.Spec, name, region); err != nil {
+	if err := c.apply(ctx, req.Object.Spec, name, region, fresh); err != nil {
 		return nil, err
 	}
 	return c.connection(name, region), nil
@@ -377,7 +382,7 @@ func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.Co
 	if err != nil {
 		return nil, err
 	}
-	if err := c.apply(ctx, req.Object.Spec, name, region); err != nil {
+	if err := c.apply(ctx, req.Object.Spec, name, region, false); err != nil {
 		return nil, err
 	}
 	return c.connection(name, region), nil
@@ -385,8 +390,10 @@ func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.Co
 
 // apply writes every setting of spec to the bucket. Writing a setting that
 // is already in place changes nothing. Features the endpoint does not
-// implement are skipped: Observe reports them.
-func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpec, name, region string) error {
+// implement are skipped: Observe reports them. On a fresh bucket, just
+// created, nothing needs removing: it was never versioned and has no
+// lifecycle or tags, which spares three calls.
+func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpec, name, region string, fresh bool) error {
 	bucket := aws.String(name)
 	opt := in(region)
 
@@ -400,7 +407,7 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 		if err := unlessUnsupported(err); err != nil {
 			return wrapf(err, "put versioning of bucket %q", name)
 		}
-	} else {
+	} else if !fresh {
 		ver, err := c.s3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: bucket}, opt)
 		if err := unlessUnsupported(err); err != nil {
 			return wrapf(err, "get versioning of bucket %q", name)
@@ -448,7 +455,7 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 		if err := unlessUnsupported(err); err != nil {
 			return wrapf(err, "put lifecycle of bucket %q", name)
 		}
-	} else {
+	} else if !fresh {
 		_, err := c.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: bucket}, opt)
 		if err := unlessUnsupported(err, codeNoLifecycle); err != nil {
 			return wrapf(err, "delete lifecycle of bucket %q", name)
@@ -463,7 +470,7 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 		if err := unlessUnsupported(err); err != nil {
 			return wrapf(err, "put tags of bucket %q", name)
 		}
-	} else {
+	} else if !fresh {
 		_, err := c.s3.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: bucket}, opt)
 		if err := unlessUnsupported(err, codeNoTagSet); err != nil {
 			return wrapf(err, "delete tags of bucket %q", name)

@@ -125,6 +125,29 @@ func TestBucketFakeAnswers(t *testing.T) {
 			call:   "Observe",
 			want:   want{Calls: 2},
 		},
+		"CreateFresh": {
+			reason: "A bucket the call just created has nothing to remove: create, encryption and public access block, three calls.",
+			routes: map[string]fakeResponse{
+				"PUT":                   {status: 200},
+				"PUT encryption":        {status: 200},
+				"PUT publicAccessBlock": {status: 200},
+			},
+			call: "Create",
+			want: want{Calls: 3},
+		},
+		"CreateRetriedAppliesAll": {
+			reason: "A bucket that already existed (a create retried after a crash) gets every setting, removals included.",
+			routes: map[string]fakeResponse{
+				"PUT":                   {status: 409, code: "BucketAlreadyOwnedByYou"},
+				"GET versioning":        {status: 200, body: `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>`},
+				"PUT encryption":        {status: 200},
+				"PUT publicAccessBlock": {status: 200},
+				"DELETE lifecycle":      {status: 204},
+				"DELETE tagging":        {status: 204},
+			},
+			call: "Create",
+			want: want{Calls: 6},
+		},
 		"NameTaken": {
 			reason: "A name another account owns needs another spec.bucketName: terminal.",
 			routes: map[string]fakeResponse{"PUT": {status: 409, code: "BucketAlreadyExists"}},
