@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/stratus-operator/stratus/cmd/stratus/options"
 	policysetup "github.com/stratus-operator/stratus/policy/setup"
 	"github.com/stratus-operator/stratus/test/controlplane"
 	"github.com/stratus-operator/stratus/test/localenv"
@@ -23,17 +24,17 @@ import (
 // interrupted. Everything it starts is thrown away when it stops.
 func runDev(args []string) error {
 	fs := flag.NewFlagSet("stratus dev", flag.ContinueOnError)
-	var opts managerOptions
-	opts.bind(fs)
+	var opts options.Manager
+	opts.Bind(fs)
 	kubeconfig := fs.String("kubeconfig-out", filepath.Join(".stratus-dev", "kubeconfig"), "where to write the kubeconfig of the local control plane")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opts.metricsAddr = "127.0.0.1:0"
-	if opts.probeAddr == ":8081" {
-		opts.probeAddr = "127.0.0.1:0"
+	opts.MetricsAddr = "127.0.0.1:0"
+	if opts.ProbeAddr == ":8081" {
+		opts.ProbeAddr = "127.0.0.1:0"
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
 	// Every later signal is swallowed too, until the deferred cleanup has
 	// stopped the servers: a second Ctrl-C must not leave them running.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,8 +63,8 @@ func runDev(args []string) error {
 	fmt.Printf("\nStratus dev environment is up.\n%s\nIn another shell:\n  export KUBECONFIG=%s\n  kubectl apply -f examples/\n  kubectl get stratus\n\nCtrl-C stops everything and deletes its data.\n\n",
 		env.Summary(), abs)
 	w := env.ControlPlane.Webhook
-	opts.webhook.host, opts.webhook.port, opts.webhook.certDir = w.Host, w.Port, w.CertDir
-	opts.webhook.configuration = policysetup.DefaultWebhookConfiguration
+	opts.Webhook.Host, opts.Webhook.Port, opts.Webhook.CertDir = w.Host, w.Port, w.CertDir
+	opts.Webhook.Configuration = policysetup.DefaultWebhookConfiguration
 	if err := runManager(ctx, env.ControlPlane.Config, opts); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -26,9 +24,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/stratus-operator/stratus/cmd/stratus/options"
 	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
-	"github.com/stratus-operator/stratus/policy/admission"
-	"github.com/stratus-operator/stratus/policy/audit"
 	"github.com/stratus-operator/stratus/policy/guardrails"
 	policysetup "github.com/stratus-operator/stratus/policy/setup"
 	"github.com/stratus-operator/stratus/providers/managed"
@@ -39,62 +36,15 @@ import (
 // the other test harnesses.
 const verboseEnv = "STRATUS_TEST_VERBOSE"
 
-// managerFlags are the flags of cmd/stratus (cmd/stratus/manager.go), with
-// the same names, types and defaults: the in-process manager is configured
-// by parsing the installed Deployment's arguments with them, so that an
-// argument the chart passes and the binary does not know fails the test.
-// Keep them in step with cmd/stratus.
-type managerFlags struct {
-	metricsAddr, probeAddr  string
-	leaderElect             bool
-	leaderElectionNamespace string
-	pollInterval            time.Duration
-	reconcileTimeout        time.Duration
-	maxConcurrentReconciles int
-	webhookPort             int
-	webhookHost             string
-	certDir                 string
-	configuration           string
-	failurePolicy           string
-	guardrailTimeout        time.Duration
-	exemptNamespaces        string
-	auditInterval           time.Duration
-	certRotation            bool
-	certSecret, serviceName string
-	zap                     zap.Options
-}
-
-// parseManagerArgs parses a manager container's arguments.
-func parseManagerArgs(args []string) (*managerFlags, error) {
-	var f managerFlags
-	fs := flag.NewFlagSet("stratus", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "")
-	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "")
-	fs.BoolVar(&f.leaderElect, "leader-elect", false, "")
-	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "")
-	fs.DurationVar(&f.pollInterval, "poll-interval", managed.DefaultPollInterval, "")
-	fs.DurationVar(&f.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "")
-	fs.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 10, "")
-	fs.IntVar(&f.webhookPort, "webhook-port", 9443, "")
-	fs.StringVar(&f.webhookHost, "webhook-host", "", "")
-	fs.StringVar(&f.certDir, "webhook-cert-dir", "", "")
-	fs.StringVar(&f.configuration, "webhook-configuration", "", "")
-	fs.StringVar(&f.failurePolicy, "guardrail-failure-policy", string(admission.Fail), "")
-	fs.DurationVar(&f.guardrailTimeout, "guardrail-timeout", 3*time.Second, "")
-	fs.StringVar(&f.exemptNamespaces, "exempt-namespaces", strings.Join(admission.DefaultExemptNamespaces, ","), "")
-	fs.DurationVar(&f.auditInterval, "audit-interval", audit.DefaultInterval, "")
-	fs.BoolVar(&f.certRotation, "cert-rotation", false, "")
-	fs.StringVar(&f.certSecret, "cert-secret", "stratus-webhook-cert", "")
-	fs.StringVar(&f.serviceName, "webhook-service", "stratus-webhook", "")
-	f.zap.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
+// parseManagerArgs parses a manager container's arguments with the
+// binary's own flags, so that an argument the chart passes and the binary
+// does not know fails the test.
+func parseManagerArgs(args []string) (*options.Manager, error) {
+	f, err := options.Parse(args)
+	if err != nil {
 		return nil, fmt.Errorf("parse the manager's arguments %q: %w", args, err)
 	}
-	if fs.NArg() != 0 {
-		return nil, fmt.Errorf("the manager's arguments end with non-flags %q", fs.Args())
-	}
-	return &f, nil
+	return f, nil
 }
 
 // managerRun is the manager running in-process.
@@ -151,19 +101,19 @@ func startManager(s managerSetup) (*managerRun, error) {
 	if os.Getenv(verboseEnv) != "" {
 		sink = io.MultiWriter(run.logs, os.Stderr)
 	}
-	logger := zap.New(zap.UseFlagOptions(&f.zap), zap.WriteTo(sink))
+	logger := zap.New(zap.UseFlagOptions(&f.Zap), zap.WriteTo(sink))
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger.WithName("klog"))
 
 	mgr, err := ctrl.NewManager(s.Config, ctrl.Options{
 		Scheme:                        s.Scheme,
 		Logger:                        logger,
-		WebhookServer:                 webhook.NewServer(webhook.Options{Host: s.WebhookHost, Port: f.webhookPort, CertDir: run.CertDir}),
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: s.WebhookHost, Port: f.Webhook.Port, CertDir: run.CertDir}),
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:        "0",
-		LeaderElection:                f.leaderElect,
+		LeaderElection:                f.LeaderElect,
 		LeaderElectionID:              "stratus.stratus.dev",
-		LeaderElectionNamespace:       f.leaderElectionNamespace,
+		LeaderElectionNamespace:       f.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		// Shorter than the default 30s, for a failing test's sake.
 		GracefulShutdownTimeout: ptr(5 * time.Second),
@@ -173,9 +123,9 @@ func startManager(s managerSetup) (*managerRun, error) {
 	}
 	run.mgr = mgr
 	if err := registry.Setup(mgr, registry.DefaultDrivers(), managed.Options{
-		PollInterval:            f.pollInterval,
-		Timeout:                 f.reconcileTimeout,
-		MaxConcurrentReconciles: f.maxConcurrentReconciles,
+		PollInterval:            f.PollInterval,
+		Timeout:                 f.ReconcileTimeout,
+		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
 		// Faster than the defaults, for the test's patience.
 		PendingPollInterval: 500 * time.Millisecond,
 		BaseBackoff:         100 * time.Millisecond,
@@ -186,28 +136,14 @@ func startManager(s managerSetup) (*managerRun, error) {
 	if err := compositionscontroller.Setup(mgr); err != nil {
 		return nil, err
 	}
-	fp := admission.FailurePolicy(f.failurePolicy)
-	if fp != admission.Fail && fp != admission.Ignore {
-		return nil, fmt.Errorf("--guardrail-failure-policy must be Fail or Ignore, got %q", f.failurePolicy)
+	opts, err := f.Webhook.Guardrails(s.Namespace)
+	if err != nil {
+		return nil, err
 	}
-	var exempt []string
-	for _, ns := range strings.Split(f.exemptNamespaces, ",") {
-		if ns = strings.TrimSpace(ns); ns != "" {
-			exempt = append(exempt, ns)
-		}
-	}
-	opts := policysetup.Options{
-		ManagedKinds:         registry.ManagedKinds(),
-		ServeWebhooks:        f.webhookPort != 0,
-		ExemptNamespaces:     append(exempt, s.Namespace),
-		FailurePolicy:        fp,
-		Timeout:              f.guardrailTimeout,
-		AuditInterval:        f.auditInterval,
-		WebhookConfiguration: f.configuration,
-	}
-	if f.certRotation {
-		run.secretKey = types.NamespacedName{Namespace: s.Namespace, Name: f.certSecret}
-		if opts.CertsReady, err = addCertRotator(mgr, f, s.Namespace, run.CertDir); err != nil {
+	if f.Webhook.CertRotation {
+		run.secretKey = types.NamespacedName{Namespace: s.Namespace, Name: f.Webhook.CertSecret}
+		f.Webhook.CertDir = run.CertDir
+		if opts.CertsReady, err = f.Webhook.AddCertRotator(mgr, s.Namespace); err != nil {
 			return nil, err
 		}
 		run.certsReady = opts.CertsReady
@@ -220,42 +156,12 @@ func startManager(s managerSetup) (*managerRun, error) {
 	run.cancel, run.done, run.copierDone = cancel, make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(run.copierDone)
-		if f.certRotation {
+		if f.Webhook.CertRotation {
 			copyCerts(ctx, s.Admin, run.secretKey, run.CertDir, run.logs)
 		}
 	}()
 	go func() { run.done <- mgr.Start(ctx) }()
 	return run, nil
-}
-
-// addCertRotator is cmd/stratus's addCertRotator (manager.go), with the
-// pod's namespace and certificate folder given rather than read from
-// POD_NAMESPACE and the flags.
-func addCertRotator(mgr ctrl.Manager, f *managerFlags, ns, certDir string) (<-chan struct{}, error) {
-	switch {
-	case ns == "":
-		return nil, errors.New("--cert-rotation needs the POD_NAMESPACE environment variable")
-	case f.configuration == "":
-		return nil, errors.New("--cert-rotation needs --webhook-configuration, to inject the CA into")
-	case f.webhookPort == 0:
-		return nil, errors.New("--cert-rotation needs the webhooks: --webhook-port must not be 0")
-	}
-	ready := make(chan struct{})
-	err := rotator.AddRotator(mgr, &rotator.CertRotator{
-		SecretKey:             types.NamespacedName{Namespace: ns, Name: f.certSecret},
-		CertDir:               certDir,
-		CAName:                "stratus-webhook-ca",
-		CAOrganization:        "stratus",
-		DNSName:               fmt.Sprintf("%s.%s.svc", f.serviceName, ns),
-		ExtraDNSNames:         []string{fmt.Sprintf("%s.%s.svc.cluster.local", f.serviceName, ns), fmt.Sprintf("%s.%s", f.serviceName, ns)},
-		IsReady:               ready,
-		Webhooks:              []rotator.WebhookInfo{{Name: f.configuration, Type: rotator.Validating}},
-		RequireLeaderElection: false,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("set up webhook certificate rotation: %w", err)
-	}
-	return ready, nil
 }
 
 // copyCerts emulates the kubelet's secret volume: it writes every key of
