@@ -120,15 +120,35 @@ func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.O
 	if err != nil {
 		return driver.Observation{}, err
 	}
-	exists, regionKnown, err := c.headBucket(ctx, name, region)
-	if err != nil {
-		return driver.Observation{}, err
+	seen := req.Object.Status.AtProvider
+	if req.Object.GetDeletionTimestamp() != nil {
+		// Deleting needs to know only whether the bucket is there.
+		exists, _, err := c.headBucket(ctx, name, region)
+		return driver.Observation{Exists: exists, Available: exists}, err
 	}
-	if !exists {
+	// A bucket observed before in this region is read right away: the
+	// first read's NoSuchBucket says that it is gone, which spares a
+	// HeadBucket on every poll. Any other is looked up first.
+	regionKnown := seen.Name == name && seen.Region == region
+	if !regionKnown {
+		exists, known, err := c.headBucket(ctx, name, region)
+		if err != nil {
+			return driver.Observation{}, err
+		}
+		if !exists {
+			req.Object.Status.AtProvider = storagev1alpha1.BucketObservation{}
+			return driver.Observation{}, nil
+		}
+		regionKnown = known
+	}
+	st, err := c.readBucket(ctx, name, region, regionKnown)
+	if isNoSuchBucket(err) {
 		req.Object.Status.AtProvider = storagev1alpha1.BucketObservation{}
 		return driver.Observation{}, nil
 	}
-	st, err := c.readBucket(ctx, name, region, regionKnown)
+	if r := responseHeader(err, bucketRegionHeader); r != "" && r != region {
+		return driver.Observation{}, regionMismatch(name, r, region)
+	}
 	if err != nil {
 		return driver.Observation{}, err
 	}
@@ -347,9 +367,18 @@ func responseHeader(err error, key string) string {
 // Create creates the bucket, or adopts it when this account already owns
 // it, and applies every setting of the spec.
 func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
+	_, details, err := c.CreateAndObserve(ctx, req)
+	return details, err
+}
+
+// CreateAndObserve is Create. For a bucket the call itself created, whose
+// every setting the endpoint accepted, it returns the observation those
+// writes imply, which spares the seven reads of an Observe: such a bucket
+// has exactly the spec's settings.
+func (c *bucketClient) CreateAndObserve(ctx context.Context, req bucketRequest) (*driver.Observation, driver.ConnectionDetails, error) {
 	name, region, err := c.target(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	input := &s3.CreateBucketInput{Bucket: aws.String(name)}
 	if region != "us-east-1" {
@@ -360,20 +389,29 @@ func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.Co
 	_, err = c.s3.CreateBucket(ctx, input, in(region))
 	// A bucket this call created has no versioning history, lifecycle or
 	// tags to remove. One that already existed (a create retried after a
-	// crash) gets every setting; so does one S3 answers 200 for again
-	// (us-east-1), and Observe then corrects anything left over as drift.
+	// crash) gets every setting, and is observed; so is one S3 answers 200
+	// for again (us-east-1), and Observe then corrects anything left over
+	// as drift.
 	fresh := err == nil
 	switch {
 	case err == nil, hasCode(err, codeBucketAlreadyOwnedByYou):
 	case hasCode(err, codeBucketAlreadyExists):
-		return nil, driver.Terminalf("bucket name %q is taken by another account: choose another spec.bucketName", name)
+		return nil, nil, driver.Terminalf("bucket name %q is taken by another account: choose another spec.bucketName", name)
 	default:
-		return nil, wrapf(err, "create bucket %q in region %q", name, region)
+		return nil, nil, wrapf(err, "create bucket %q in region %q", name, region)
 	}
-	if err := c.apply(ctx, req.Object.Spec, name, region, fresh); err != nil {
-		return nil, err
+	spec := req.Object.Spec
+	allApplied, err := c.apply(ctx, spec, name, region, fresh)
+	if err != nil {
+		return nil, nil, err
 	}
-	return c.connection(name, region), nil
+	conn := c.connection(name, region)
+	if !fresh || !allApplied {
+		return nil, conn, nil
+	}
+	st := createdState(spec, region)
+	req.Object.Status.AtProvider = c.atProvider(name, st)
+	return &driver.Observation{Exists: true, Available: true, Drift: drift(spec, st), Connection: conn}, conn, nil
 }
 
 // Update applies every setting of the spec to the bucket.
@@ -382,7 +420,7 @@ func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.Co
 	if err != nil {
 		return nil, err
 	}
-	if err := c.apply(ctx, req.Object.Spec, name, region, false); err != nil {
+	if _, err := c.apply(ctx, req.Object.Spec, name, region, false); err != nil {
 		return nil, err
 	}
 	return c.connection(name, region), nil
@@ -390,12 +428,19 @@ func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.Co
 
 // apply writes every setting of spec to the bucket. Writing a setting that
 // is already in place changes nothing. Features the endpoint does not
-// implement are skipped: Observe reports them. On a fresh bucket, just
-// created, nothing needs removing: it was never versioned and has no
-// lifecycle or tags, which spares three calls.
-func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpec, name, region string, fresh bool) error {
+// implement are skipped (allApplied is then false): Observe reports them.
+// On a fresh bucket, just created, nothing needs removing: it was never
+// versioned and has no lifecycle or tags, which spares three calls.
+func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpec, name, region string, fresh bool) (allApplied bool, _ error) {
 	bucket := aws.String(name)
 	opt := in(region)
+	allApplied = true
+	skipUnsupported := func(err error, okCodes ...string) error {
+		if isNotImplemented(err) {
+			allApplied = false
+		}
+		return unlessUnsupported(err, okCodes...)
+	}
 
 	// Versioning. A bucket that was never versioned is left so when the spec
 	// disables versioning: suspending would make it a versioned bucket.
@@ -404,21 +449,21 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 			Bucket:                  bucket,
 			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
 		}, opt)
-		if err := unlessUnsupported(err); err != nil {
-			return wrapf(err, "put versioning of bucket %q", name)
+		if err := skipUnsupported(err); err != nil {
+			return false, wrapf(err, "put versioning of bucket %q", name)
 		}
 	} else if !fresh {
 		ver, err := c.s3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: bucket}, opt)
-		if err := unlessUnsupported(err); err != nil {
-			return wrapf(err, "get versioning of bucket %q", name)
+		if err := skipUnsupported(err); err != nil {
+			return false, wrapf(err, "get versioning of bucket %q", name)
 		}
 		if err == nil && ver.Status == types.BucketVersioningStatusEnabled {
 			_, err := c.s3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
 				Bucket:                  bucket,
 				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended},
 			}, opt)
-			if err := unlessUnsupported(err); err != nil {
-				return wrapf(err, "put versioning of bucket %q", name)
+			if err := skipUnsupported(err); err != nil {
+				return false, wrapf(err, "put versioning of bucket %q", name)
 			}
 		}
 	}
@@ -428,8 +473,8 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 		Bucket:                            bucket,
 		ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{rule}},
 	}, opt)
-	if err := unlessUnsupported(err); err != nil {
-		return wrapf(err, "put encryption of bucket %q", name)
+	if err := skipUnsupported(err); err != nil {
+		return false, wrapf(err, "put encryption of bucket %q", name)
 	}
 
 	if desiredPublicAccess(spec) == storagev1alpha1.PublicAccessBlocked {
@@ -437,13 +482,13 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 			Bucket:                         bucket,
 			PublicAccessBlockConfiguration: blockAllPublicAccess(),
 		}, opt)
-		if err := unlessUnsupported(err); err != nil {
-			return wrapf(err, "put public access block of bucket %q", name)
+		if err := skipUnsupported(err); err != nil {
+			return false, wrapf(err, "put public access block of bucket %q", name)
 		}
 	} else {
 		_, err := c.s3.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: bucket}, opt)
-		if err := unlessUnsupported(err, codeNoPublicAccessBlock); err != nil {
-			return wrapf(err, "delete public access block of bucket %q", name)
+		if err := skipUnsupported(err, codeNoPublicAccessBlock); err != nil {
+			return false, wrapf(err, "delete public access block of bucket %q", name)
 		}
 	}
 
@@ -452,13 +497,13 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 			Bucket:                 bucket,
 			LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: desiredLifecycleRules(spec.Lifecycle)},
 		}, opt)
-		if err := unlessUnsupported(err); err != nil {
-			return wrapf(err, "put lifecycle of bucket %q", name)
+		if err := skipUnsupported(err); err != nil {
+			return false, wrapf(err, "put lifecycle of bucket %q", name)
 		}
 	} else if !fresh {
 		_, err := c.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: bucket}, opt)
-		if err := unlessUnsupported(err, codeNoLifecycle); err != nil {
-			return wrapf(err, "delete lifecycle of bucket %q", name)
+		if err := skipUnsupported(err, codeNoLifecycle); err != nil {
+			return false, wrapf(err, "delete lifecycle of bucket %q", name)
 		}
 	}
 
@@ -467,16 +512,16 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 			Bucket:  bucket,
 			Tagging: &types.Tagging{TagSet: desiredTags(spec.Labels)},
 		}, opt)
-		if err := unlessUnsupported(err); err != nil {
-			return wrapf(err, "put tags of bucket %q", name)
+		if err := skipUnsupported(err); err != nil {
+			return false, wrapf(err, "put tags of bucket %q", name)
 		}
 	} else if !fresh {
 		_, err := c.s3.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: bucket}, opt)
-		if err := unlessUnsupported(err, codeNoTagSet); err != nil {
-			return wrapf(err, "delete tags of bucket %q", name)
+		if err := skipUnsupported(err, codeNoTagSet); err != nil {
+			return false, wrapf(err, "delete tags of bucket %q", name)
 		}
 	}
-	return nil
+	return allApplied, nil
 }
 
 // unlessUnsupported returns err, or nil when it says that the endpoint does

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 )
@@ -72,7 +74,9 @@ func TestBucketFakeAnswers(t *testing.T) {
 		routes      map[string]fakeResponse
 		call        string // Observe or Create
 		maxAttempts int
-		want        want
+		// object changes the Bucket observed; nil for one never observed.
+		object func(*storagev1alpha1.Bucket)
+		want   want
 	}{
 		"HeadThrottled": {
 			reason:      "A HEAD answered 503 without a body (S3's SlowDown to HEAD) is throttling, after the SDK's attempts.",
@@ -118,6 +122,50 @@ func TestBucketFakeAnswers(t *testing.T) {
 			},
 			call: "Observe",
 			want: want{Exists: true, Calls: 6},
+		},
+		"SeenBeforeSkipsHead": {
+			reason: "A bucket observed before in the same region is read right away: five settings reads per poll.",
+			routes: map[string]fakeResponse{
+				"GET versioning":        {status: 200, body: `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>`},
+				"GET encryption":        {status: 404, code: "ServerSideEncryptionConfigurationNotFoundError"},
+				"GET publicAccessBlock": {status: 404, code: "NoSuchPublicAccessBlockConfiguration"},
+				"GET lifecycle":         {status: 404, code: "NoSuchLifecycleConfiguration"},
+				"GET tagging":           {status: 404, code: "NoSuchTagSet"},
+			},
+			call:   "Observe",
+			object: seenIn("us-east-1"),
+			want:   want{Exists: true, Calls: 5},
+		},
+		"SeenBeforeGone": {
+			reason: "A bucket observed before whose first read answers NoSuchBucket is gone: one call.",
+			routes: map[string]fakeResponse{"GET versioning": {status: 404, code: "NoSuchBucket"}},
+			call:   "Observe",
+			object: seenIn("us-east-1"),
+			want:   want{Calls: 1},
+		},
+		"SeenBeforeNowElsewhere": {
+			reason: "A bucket observed before that S3 now places in another region (recreated there) is a terminal region mismatch.",
+			routes: map[string]fakeResponse{"GET versioning": {status: 301, code: "PermanentRedirect", header: map[string]string{"X-Amz-Bucket-Region": "eu-west-1"}}},
+			call:   "Observe",
+			object: seenIn("us-east-1"),
+			want:   want{Kind: "Terminal", Err: `bucket "fake-bucket" is in region "eu-west-1", not "us-east-1"`, Calls: 1},
+		},
+		"SeenInOtherRegionLooksUp": {
+			reason: "An observation recorded for another region is not trusted: HEAD first.",
+			routes: map[string]fakeResponse{"HEAD": {status: 404}, "GET location": {status: 404, code: "NoSuchBucket"}},
+			call:   "Observe",
+			object: seenIn("eu-west-1"),
+			want:   want{Calls: 2},
+		},
+		"DeletingExistenceOnly": {
+			reason: "A Bucket being deleted needs only existence: one HEAD, no settings reads.",
+			routes: map[string]fakeResponse{"HEAD": {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}}},
+			call:   "Observe",
+			object: func(b *storagev1alpha1.Bucket) {
+				seenIn("us-east-1")(b)
+				b.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+			},
+			want: want{Exists: true, Calls: 1},
 		},
 		"MissingConfirmed": {
 			reason: "A HEAD answered 404 is confirmed by a GET before the bucket is reported missing.",
@@ -170,7 +218,11 @@ func TestBucketFakeAnswers(t *testing.T) {
 				opts = append(opts, WithMaxAttempts(tc.maxAttempts))
 			}
 			c := connect(t, endpoint, "AKIDFAKE", "fake-secret", opts...)
-			req := requestFor(newBucket("fake-bucket", storagev1alpha1.BucketSpec{}))
+			b := newBucket("fake-bucket", storagev1alpha1.BucketSpec{})
+			if tc.object != nil {
+				tc.object(b)
+			}
+			req := requestFor(b)
 
 			var got want
 			var err error
@@ -192,5 +244,12 @@ func TestBucketFakeAnswers(t *testing.T) {
 				t.Errorf("%s\n%s(...): -want, +got:\n%s", tc.reason, tc.call, diff)
 			}
 		})
+	}
+}
+
+// seenIn returns a change that makes a Bucket look observed before, in region.
+func seenIn(region string) func(*storagev1alpha1.Bucket) {
+	return func(b *storagev1alpha1.Bucket) {
+		b.Status.AtProvider = storagev1alpha1.BucketObservation{Name: b.Spec.BucketName, Region: region}
 	}
 }

@@ -360,3 +360,22 @@ func tagMap(tags []types.Tag) map[string]string {
 	}
 	return m
 }
+
+// createdState is the state of a bucket just created, in region, with every
+// setting of spec applied: what Observe would read of it.
+func createdState(spec storagev1alpha1.BucketSpec, region string) bucketState {
+	st := bucketState{
+		region:      region,
+		encryption:  []types.ServerSideEncryptionRule{desiredEncryptionRule(spec)},
+		lifecycle:   desiredLifecycleRules(spec.Lifecycle),
+		tags:        desiredTags(spec.Labels),
+		unsupported: map[string]bool{},
+	}
+	if desiredVersioning(spec) == storagev1alpha1.VersioningEnabled {
+		st.versioning = string(types.BucketVersioningStatusEnabled)
+	}
+	if desiredPublicAccess(spec) == storagev1alpha1.PublicAccessBlocked {
+		st.publicAccess = blockAllPublicAccess()
+	}
+	return st
+}

@@ -346,6 +346,68 @@ func TestBucketCreate(t *testing.T) {
 	}
 }
 
+func TestBucketCreateAndObserve(t *testing.T) {
+	t.Parallel()
+	c := connectS3(t)
+	co, ok := c.(driver.CreateObserver[*storagev1alpha1.Bucket])
+	if !ok {
+		t.Fatalf("the S3 client is a %T, not a driver.CreateObserver", c)
+	}
+	cases := map[string]struct {
+		reason string
+		spec   storagev1alpha1.BucketSpec
+	}{
+		"cao-everything": {reason: "Every setting set: versioning, SSE-KMS, lifecycle, tags.", spec: fullSpec()},
+		"cao-defaults":   {reason: "An empty spec: no versioning, SSE-S3, public access blocked."},
+		"cao-public":     {reason: "Public access allowed: no public access block.", spec: storagev1alpha1.BucketSpec{PublicAccess: storagev1alpha1.PublicAccessAllowed}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			created := newBucket(name, tc.spec)
+			got, conn, err := co.CreateAndObserve(t.Context(), requestFor(created))
+			if err != nil {
+				t.Fatalf("%s\nCreateAndObserve(...): %v", tc.reason, err)
+			}
+			if got == nil {
+				t.Fatalf("%s\nCreateAndObserve(...) of a new bucket returned no observation", tc.reason)
+			}
+			if diff := cmp.Diff(driver.ConnectionDetails(got.Connection), conn); diff != "" {
+				t.Errorf("%s\nconnection details: observation's -, returned +:\n%s", tc.reason, diff)
+			}
+
+			// What the create implies is what reading the bucket finds, by
+			// both of Observe's paths: a first lookup, and a bucket observed
+			// before.
+			for _, seen := range []bool{false, true} {
+				read := newBucket(name, tc.spec)
+				if seen {
+					read.Status.AtProvider = created.Status.AtProvider
+				}
+				want, err := c.Observe(t.Context(), requestFor(read))
+				if err != nil {
+					t.Fatalf("Observe(...): %v", err)
+				}
+				if diff := cmp.Diff(want, *got); diff != "" {
+					t.Errorf("%s\nobservation (seen before %t): Observe's -, CreateAndObserve's +:\n%s", tc.reason, seen, diff)
+				}
+				if diff := cmp.Diff(read.Status.AtProvider, created.Status.AtProvider); diff != "" {
+					t.Errorf("%s\nstatus.atProvider (seen before %t): Observe's -, CreateAndObserve's +:\n%s", tc.reason, seen, diff)
+				}
+			}
+
+			// A bucket that already existed is not vouched for: observe it.
+			again, _, err := co.CreateAndObserve(t.Context(), requestFor(newBucket(name, tc.spec)))
+			if err != nil {
+				t.Fatalf("second CreateAndObserve(...): %v", err)
+			}
+			if again != nil {
+				t.Errorf("%s\nsecond CreateAndObserve(...) = %+v; want no observation for a bucket that already existed", tc.reason, *again)
+			}
+		})
+	}
+}
+
 func TestBucketUpdate(t *testing.T) {
 	t.Parallel()
 	srv := needS3(t)

@@ -98,3 +98,15 @@ type CredentialGenerator interface {
 	// the connection Secret.
 	GenerateCredentials() (ConnectionDetails, error)
 }
+
+// CreateObserver is implemented by clients whose Create can tell, from the
+// answers to its own writes, what a following Observe would return: a cloud
+// that creates synchronously and a resource the call itself created. It
+// spares the reconciler that Observe, which is most of the calls of a create.
+type CreateObserver[T Managed] interface {
+	// CreateAndObserve does what Create does. When it returns an observation
+	// (and has written status.atProvider as Observe would), the reconciler
+	// uses it instead of observing; when it returns nil, the reconciler
+	// observes. The observation's Connection is the details to publish.
+	CreateAndObserve(ctx context.Context, req Request[T]) (*Observation, ConnectionDetails, error)
+}

@@ -234,12 +234,36 @@ func (r *Reconciler[T]) observe(ctx context.Context, op operation[T]) (driver.Ob
 	if err != nil {
 		return obs, fmt.Errorf("observe %s %q: %w", strings.ToLower(r.gvk.Kind), req.ExternalName, err)
 	}
-	for i, d := range obs.Drift { // whatever the driver, status stays within the API's limits
-		obs.Drift[i] = driver.Drifted(d.Field, d.Desired, d.Observed)
-	}
+	obs = normalize(obs)
 	ctrl.LoggerFrom(ctx).V(1).Info("observed", "externalName", req.ExternalName, "exists", obs.Exists,
 		"available", obs.Available, "drift", len(obs.Drift), "unsupported", obs.Unsupported)
 	return obs, nil
+}
+
+// normalize keeps an observation's drift within the API's limits, whatever
+// the driver reported.
+func normalize(obs driver.Observation) driver.Observation {
+	for i, d := range obs.Drift {
+		obs.Drift[i] = driver.Drifted(d.Field, d.Desired, d.Observed)
+	}
+	return obs
+}
+
+// createExternal calls the client's Create, or its CreateAndObserve when it
+// has one; created is then what the create left, nil when the client cannot
+// tell and the reconciler must observe.
+func (r *Reconciler[T]) createExternal(ctx context.Context, cl driver.Client[T], req driver.Request[T]) (details driver.ConnectionDetails, created *driver.Observation, err error) {
+	co, ok := cl.(driver.CreateObserver[T])
+	if !ok {
+		details, err = cl.Create(ctx, req)
+		return details, nil, err
+	}
+	created, details, err = co.CreateAndObserve(ctx, req)
+	if err == nil && created != nil {
+		ctrl.LoggerFrom(ctx).V(1).Info("observed by the create", "externalName", req.ExternalName,
+			"available", created.Available, "drift", len(created.Drift))
+	}
+	return details, created, err
 }
 
 // create records the intent to create, creates the cloud resource, and
@@ -276,7 +300,7 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 	if err := op.rc.limiter.Wait(ctx); err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotCreate, driver.Throttled(err))
 	}
-	details, err := cl.Create(ctx, req)
+	details, created, err := r.createExternal(ctx, cl, req)
 	maybeCrash(crashAfterCreate)
 	if err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotCreate, fmt.Errorf("create %s %q: %w", kind, req.ExternalName, err))
@@ -296,8 +320,10 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 		op.req = req
 	}
 
-	obs, err := r.observe(ctx, op)
-	if err != nil {
+	var obs driver.Observation
+	if created != nil {
+		obs = normalize(*created)
+	} else if obs, err = r.observe(ctx, op); err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotObserve, err)
 	}
 	if !obs.Exists {

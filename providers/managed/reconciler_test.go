@@ -39,6 +39,10 @@ type cloud struct {
 	deleteErr           error
 	connectErr          error
 	block               bool // Observe waits for its context to end
+	// createObserves makes the client a driver.CreateObserver that returns
+	// createdObservation (nil: "observe it").
+	createObserves     bool
+	createdObservation *driver.Observation
 	observes, creates   atomic.Int32
 	updates, deletes    atomic.Int32
 	connects            atomic.Int32
@@ -103,8 +107,27 @@ func (c *cloud) driver(generates bool) driver.Driver[bucket] {
 		if generates {
 			return generatingClient{funcs}, nil
 		}
+		if c.createObserves {
+			return createObservingClient{funcs, c}, nil
+		}
 		return funcs, nil
 	})
+}
+
+// createObservingClient is a client whose Create reports what it created.
+type createObservingClient struct {
+	driver.ClientFuncs[bucket]
+	cloud *cloud
+}
+
+func (c createObservingClient) CreateAndObserve(ctx context.Context, req driver.Request[bucket]) (*driver.Observation, driver.ConnectionDetails, error) {
+	details, err := c.Create(ctx, req)
+	if err != nil || c.cloud.createdObservation == nil {
+		return nil, details, err
+	}
+	req.Object.Status.AtProvider.Name = req.ExternalName
+	obs := *c.cloud.createdObservation
+	return &obs, details, nil
 }
 
 func testScheme(t *testing.T) *runtime.Scheme {
@@ -386,6 +409,57 @@ func TestCreateRecordsIntentAndConnection(t *testing.T) {
 	}
 	if !metav1.IsControlledBy(&s, b) {
 		t.Errorf("connection secret is not controlled by the bucket")
+	}
+}
+
+func TestCreateObserverSparesObserve(t *testing.T) {
+	cases := map[string]struct {
+		reason       string
+		created      *driver.Observation
+		wantObserves int32
+		wantReady    string
+		wantRequeue  time.Duration // 0: the poll interval
+	}{
+		"Available": {
+			reason:       "A create that vouches for an available resource makes it Ready without a second Observe.",
+			created:      &driver.Observation{Exists: true, Available: true},
+			wantObserves: 1,
+			wantReady:    "True/Available",
+		},
+		"StillCreating": {
+			reason:       "A create that reports a resource not available yet leaves it Creating and polls soon.",
+			created:      &driver.Observation{Exists: true, State: "creating"},
+			wantObserves: 1,
+			wantReady:    "False/Creating",
+			wantRequeue:  defaultPendingPollInterval,
+		},
+		"CannotTell": {
+			reason:       "A create that cannot tell (no observation) is observed, as for any driver.",
+			wantObserves: 2,
+			wantReady:    "True/Available",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := &cloud{createObserves: true, createdObservation: tc.created}
+			h := newHarness(t, c, false, newBucket())
+			res, err := h.reconcile(t)
+			if err != nil {
+				t.Fatalf("Reconcile: %v", err)
+			}
+			b := h.get(t)
+			got := []any{c.creates.Load(), c.observes.Load(), condition(b, stratusv1alpha1.ConditionReady), b.Status.AtProvider.Name}
+			want := []any{int32(1), tc.wantObserves, tc.wantReady, "team-logs"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s\n[creates observes Ready atProvider.name]: -want, +got:\n%s", tc.reason, diff)
+			}
+			if tc.wantRequeue != 0 && res.RequeueAfter != tc.wantRequeue {
+				t.Errorf("%s\nRequeueAfter = %v, want %v", tc.reason, res.RequeueAfter, tc.wantRequeue)
+			}
+			if tc.wantRequeue == 0 && res.RequeueAfter < DefaultPollInterval {
+				t.Errorf("%s\nRequeueAfter = %v, want the poll interval (%v and jitter)", tc.reason, res.RequeueAfter, DefaultPollInterval)
+			}
+		})
 	}
 }
 
