@@ -38,7 +38,8 @@ type compositesConfig struct {
 	// test/bench/tools/kro/build.sh caches it.
 	KroBinary string
 	// KroWorkers is kro's dynamic-controller-concurrent-reconciles. The
-	// default, 1, matches the one worker Stratus runs per composite kind.
+	// default, 10, matches the workers Stratus runs per composite kind (kro's
+	// own default is 1).
 	KroWorkers int
 	// Timeout bounds each side's wait for every composite to be Ready, and
 	// each cleanup.
@@ -50,7 +51,7 @@ func (c *compositesConfig) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.N, "composites", 100, "composites: instances created at once on each side (quick 100, full 1000)")
 	fs.BoolVar(&c.Kro, "kro", true, "composites: also measure kro, when its binary exists (test/bench/tools/kro/build.sh)")
 	fs.StringVar(&c.KroBinary, "kro-bin", "", "composites: the kro binary; empty for build.sh's cache, $(go env GOCACHE)/../stratus-tools/kro-"+kroVersion+"/kro")
-	fs.IntVar(&c.KroWorkers, "kro-workers", 1, "composites: kro's dynamic-controller workers (Stratus runs 1 per composite kind)")
+	fs.IntVar(&c.KroWorkers, "kro-workers", 10, "composites: kro's dynamic-controller workers (Stratus runs 10 per composite kind; kro's default is 1)")
 	fs.DurationVar(&c.Timeout, "composites-timeout", 15*time.Minute, "composites: the longest wait for each side to be Ready, and for each cleanup")
 }
 

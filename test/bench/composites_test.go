@@ -48,8 +48,8 @@ func TestCompositesFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := cfg.composites; c.N != 7 || c.Kro || c.KroWorkers != 1 {
-		t.Errorf("composites config %+v, want N 7, kro off, 1 worker", c)
+	if c := cfg.composites; c.N != 7 || c.Kro || c.KroWorkers != 10 {
+		t.Errorf("composites config %+v, want N 7, kro off, 10 workers", c)
 	}
 	for _, args := range [][]string{{"-composites=0"}, {"-kro-workers=0"}, {"-composites-timeout=0s"}} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
