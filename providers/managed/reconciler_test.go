@@ -31,18 +31,18 @@ type bucket = *storagev1alpha1.Bucket
 
 // cloud is an in-memory cloud that counts the calls made to it.
 type cloud struct {
-	exists              bool
-	unavailable         bool // the resource exists but is still being created
-	drift               []stratusv1alpha1.DriftedField
-	observeErr          error
-	createErr           error
-	deleteErr           error
-	connectErr          error
-	block               bool // Observe waits for its context to end
+	exists      bool
+	unavailable bool // the resource exists but is still being created
+	drift       []stratusv1alpha1.DriftedField
+	observeErr  error
+	createErr   error
+	deleteErr   error
+	connectErr  error
+	block       bool // Observe waits for its context to end
 	// createObserves makes the client a driver.CreateObserver that returns
 	// createdObservation (nil: "observe it").
-	createObserves     bool
-	createdObservation *driver.Observation
+	createObserves      bool
+	createdObservation  *driver.Observation
 	observes, creates   atomic.Int32
 	updates, deletes    atomic.Int32
 	connects            atomic.Int32
