@@ -74,6 +74,7 @@ func runManager(ctx context.Context, cfg *rest.Config, opts options.Manager) err
 			CertDir: opts.Webhook.CertDir,
 		}),
 		Scheme:                 scheme,
+		Cache:                  options.Cache(),
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress: opts.ProbeAddr,
 		// STRATUS_PPROF_BIND_ADDRESS serves net/http/pprof there, for

@@ -30,6 +30,7 @@ import (
 	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/cmd/stratus/options"
 	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
 	"github.com/stratus-operator/stratus/policy/admission"
 	"github.com/stratus-operator/stratus/policy/guardrails"
@@ -103,6 +104,7 @@ func Start(ctx context.Context, drivers registry.Drivers) (*Harness, error) {
 	w := h.Env.ControlPlane.Webhook
 	mgr, err := ctrl.NewManager(h.Env.ControlPlane.Config, ctrl.Options{
 		Scheme:                 h.Scheme,
+		Cache:                  options.Cache(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		WebhookServer:          webhook.NewServer(webhook.Options{Host: w.Host, Port: w.Port, CertDir: w.CertDir}),

@@ -108,6 +108,7 @@ func startManager(s managerSetup) (*managerRun, error) {
 	mgr, err := ctrl.NewManager(s.Config, ctrl.Options{
 		Scheme:                        s.Scheme,
 		Logger:                        logger,
+		Cache:                         options.Cache(),
 		WebhookServer:                 webhook.NewServer(webhook.Options{Host: s.WebhookHost, Port: f.Webhook.Port, CertDir: run.CertDir}),
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:        "0",

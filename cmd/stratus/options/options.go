@@ -16,6 +16,7 @@ import (
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/stratus-operator/stratus/policy/admission"
@@ -24,6 +25,14 @@ import (
 	"github.com/stratus-operator/stratus/providers/managed"
 	"github.com/stratus-operator/stratus/providers/registry"
 )
+
+// Cache returns the options of the manager's cache. Managed fields are
+// dropped from every cached object: nothing reads them, and with the
+// managers that write a managed resource (its author, the operator's
+// metadata patches and status updates) they are a large share of it.
+func Cache() cache.Options {
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+}
 
 // Manager are the manager's flags.
 type Manager struct {
