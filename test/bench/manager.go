@@ -355,6 +355,41 @@ func freeLocalPort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// collectGarbage makes the manager run a garbage collection (pprof's heap
+// profile with gc=1), so that the heap read next is the live heap, not the
+// garbage of the work before. The heap profile is saved to path, unless it
+// is empty.
+func (m *stratusProcess) collectGarbage(ctx context.Context, path string) error {
+	if m.pprofURL == "" {
+		return errors.New("the manager serves no pprof")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.pprofURL+"/heap?gc=1", nil)
+	if err != nil {
+		return fmt.Errorf("collect the manager's garbage: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("collect the manager's garbage: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("collect the manager's garbage: %s", resp.Status)
+	}
+	if path == "" {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("save the heap profile: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("save the heap profile: %w", err)
+	}
+	return f.Close()
+}
+
 // cpuProfile records a CPU profile of the manager for d into path.
 func (m *stratusProcess) cpuProfile(ctx context.Context, path string, d time.Duration) error {
 	if m.pprofURL == "" {

@@ -127,7 +127,7 @@ func (c *scaleConfig) bindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DriftPollInterval, "drift-poll-interval", time.Minute, "scale: spec.pollInterval of the Bucket whose drift is timed, 10s..24h; "+managed.DefaultPollInterval.String()+" keeps the default")
 	fs.DurationVar(&c.Settle, "scale-settle", 10*time.Second, "scale: how long the manager is left alone before its memory is read")
 	fs.DurationVar(&c.Timeout, "scale-timeout", 30*time.Minute, "scale: the longest wait for the operator in each step")
-	fs.StringVar(&c.ProfileDir, "scale-profile-dir", "", "scale: folder for CPU profiles of the manager (time-to-ready.pprof, churn.pprof); empty takes none")
+	fs.StringVar(&c.ProfileDir, "scale-profile-dir", "", "scale: folder for profiles of the manager (CPU: time-to-ready.pprof, churn.pprof; heap: heap-idle.pprof, heap.pprof); empty takes none")
 	fs.DurationVar(&c.ProfileTime, "scale-profile-time", 30*time.Second, "scale: how long each CPU profile records, from the first create")
 }
 
@@ -368,7 +368,9 @@ func (r *scaleRun) setUp(ctx context.Context) error {
 
 // stratusFlags are the flags of the manager under test.
 func (r *scaleRun) stratusFlags() stratusFlags {
-	return stratusFlags{pollInterval: managed.DefaultPollInterval, maxConcurrentReconciles: r.cfg.MaxConcurrentReconciles, pprof: r.cfg.ProfileDir != ""}
+	// pprof on loopback, always: the memory measure forces a collection
+	// through it.
+	return stratusFlags{pollInterval: managed.DefaultPollInterval, maxConcurrentReconciles: r.cfg.MaxConcurrentReconciles, pprof: true}
 }
 
 // startManager starts the manager and notes its flags.
@@ -397,7 +399,7 @@ func (r *scaleRun) measure(ctx context.Context) error {
 	var idleRSS, idleHeap float64
 	if cfg.has(measureMemory) {
 		var err error
-		if idleRSS, idleHeap, err = r.memory(ctx); err != nil {
+		if idleRSS, idleHeap, err = r.memory(ctx, "heap-idle"); err != nil {
 			return fmt.Errorf("idle memory: %w", err)
 		}
 		r.logf("scale: idle manager: RSS %s, heap %s", scaleMiB(idleRSS), scaleMiB(idleHeap))
@@ -413,7 +415,7 @@ func (r *scaleRun) measure(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", measureTimeToReady, err)
 	}
 	if cfg.has(measureMemory) {
-		rss, heap, err := r.memory(ctx)
+		rss, heap, err := r.memory(ctx, "heap")
 		if err != nil {
 			return fmt.Errorf("memory with %d Buckets: %w", cfg.N, err)
 		}
@@ -422,7 +424,7 @@ func (r *scaleRun) measure(ctx context.Context) error {
 		}
 		rep.add("memory: RSS", cfg.N, perK(rss, idleRSS), "idle, 0 Buckets: "+scaleMiB(idleRSS), scaleRatio(rss, idleRSS))
 		rep.add("memory: Go heap in use", cfg.N, perK(heap, idleHeap), "idle, 0 Buckets: "+scaleMiB(idleHeap), scaleRatio(heap, idleHeap))
-		rep.notes = append(rep.notes, fmt.Sprintf("memory: the manager's VmRSS (/proc/<pid>/status) and `%s` (its /metrics), idle %s after start with every CRD installed and no resources, then %s after the %d Buckets were Ready; per 1,000 is (with N − idle) / N × 1,000, the ratio is with N / idle", heapMetric, cfg.Settle, cfg.Settle, cfg.N))
+		rep.notes = append(rep.notes, fmt.Sprintf("memory: the manager's VmRSS (/proc/<pid>/status) and `%s` (its /metrics, read after a garbage collection forced through pprof's heap?gc=1, so the live heap), idle %s after start with every CRD installed and no resources, then %s after the %d Buckets were Ready; per 1,000 is (with N − idle) / N × 1,000, the ratio is with N / idle", heapMetric, cfg.Settle, cfg.Settle, cfg.N))
 	}
 	if cfg.has(measureFirstReconcile) {
 		tries, err := r.firstReconcile(ctx, "frn")
@@ -545,12 +547,21 @@ func (r *scaleRun) physicalLimit(ctx context.Context) error {
 	return nil
 }
 
-// memory waits cfg.Settle, then reads the manager's RSS and Go heap.
-func (r *scaleRun) memory(ctx context.Context) (rss, heap float64, err error) {
+// memory waits cfg.Settle, then reads the manager's RSS and, after a
+// garbage collection, its Go heap; with a ProfileDir, the heap profile is
+// saved there as name.pprof.
+func (r *scaleRun) memory(ctx context.Context, name string) (rss, heap float64, err error) {
 	if err := sleepCtx(ctx, r.cfg.Settle); err != nil {
 		return 0, 0, err
 	}
 	if err := r.mgr.alive(); err != nil {
+		return 0, 0, err
+	}
+	path := ""
+	if r.cfg.ProfileDir != "" {
+		path = filepath.Join(r.cfg.ProfileDir, name+".pprof")
+	}
+	if err := r.mgr.collectGarbage(ctx, path); err != nil {
 		return 0, 0, err
 	}
 	bytes, err := r.mgr.rss()
