@@ -9,12 +9,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
@@ -798,6 +800,17 @@ func TestBucketBadCredentials(t *testing.T) {
 		t.Fatalf("Create(...): %v", err)
 	}
 	missing := newBucket("bad-credentials-missing", storagev1alpha1.BucketSpec{})
+	// Observe reads a bucket observed before without looking it up first,
+	// and only looks up one being deleted: bad credentials must show on
+	// every path, never as a missing bucket.
+	seenExisting, seenMissing := existing.DeepCopy(), missing.DeepCopy()
+	seenMissing.Status.AtProvider = storagev1alpha1.BucketObservation{Name: missing.Spec.BucketName, Region: "us-east-1"}
+	existing.Status.AtProvider = storagev1alpha1.BucketObservation{}
+	deleting := seenExisting.DeepCopy()
+	deleting.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	if seenExisting.Status.AtProvider.Name == "" {
+		t.Fatal("Create did not record status.atProvider")
+	}
 
 	cases := map[string]struct {
 		reason            string
@@ -819,11 +832,14 @@ func TestBucketBadCredentials(t *testing.T) {
 			t.Parallel()
 			c := connect(t, srv.Endpoint, tc.accessKey, tc.secret)
 			calls := map[string]func() error{
-				"Observe existing": func() error { _, err := c.Observe(t.Context(), requestFor(existing)); return err },
-				"Observe missing":  func() error { _, err := c.Observe(t.Context(), requestFor(missing)); return err },
-				"Create":           func() error { _, err := c.Create(t.Context(), requestFor(missing)); return err },
-				"Update":           func() error { _, err := c.Update(t.Context(), requestFor(existing)); return err },
-				"Delete":           func() error { return c.Delete(t.Context(), requestFor(existing)) },
+				"Observe existing":              func() error { _, err := c.Observe(t.Context(), requestFor(existing)); return err },
+				"Observe missing":               func() error { _, err := c.Observe(t.Context(), requestFor(missing)); return err },
+				"Observe existing, seen before": func() error { _, err := c.Observe(t.Context(), requestFor(seenExisting)); return err },
+				"Observe missing, seen before":  func() error { _, err := c.Observe(t.Context(), requestFor(seenMissing)); return err },
+				"Observe existing, deleting":    func() error { _, err := c.Observe(t.Context(), requestFor(deleting)); return err },
+				"Create":                        func() error { _, err := c.Create(t.Context(), requestFor(missing)); return err },
+				"Update":                        func() error { _, err := c.Update(t.Context(), requestFor(existing)); return err },
+				"Delete":                        func() error { return c.Delete(t.Context(), requestFor(existing)) },
 			}
 			for call, fn := range calls {
 				err := fn()
