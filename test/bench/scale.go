@@ -559,6 +559,9 @@ func (r *scaleRun) memory(ctx context.Context, name string) (rss, heap float64, 
 	}
 	path := ""
 	if r.cfg.ProfileDir != "" {
+		if err := os.MkdirAll(r.cfg.ProfileDir, 0o755); err != nil {
+			return 0, 0, fmt.Errorf("create the profile folder: %w", err)
+		}
 		path = filepath.Join(r.cfg.ProfileDir, name+".pprof")
 	}
 	if err := r.mgr.collectGarbage(ctx, path); err != nil {
