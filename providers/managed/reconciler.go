@@ -305,12 +305,10 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 	if err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotCreate, fmt.Errorf("create %s %q: %w", kind, req.ExternalName, err))
 	}
+	// Success needs no metadata write of its own: the pending mark and the
+	// deterministic name let any later reconcile find the resource, and the
+	// status written at the end of this one says it was created.
 	r.event(ctx, mr, corev1.EventTypeNormal, reasonCreatedExternalResource, "Create", "created %s %q", kind, req.ExternalName)
-	if err := r.patchMeta(ctx, mr, func(o client.Object) {
-		setAnnotations(o, map[string]string{stratusv1alpha1.AnnotationCreateSucceeded: r.now().UTC().Format(time.RFC3339)})
-	}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("record creation of %s %q: %w", kind, req.ExternalName, err)
-	}
 	conn, err := r.secrets.write(ctx, mr, op.connName, details)
 	if err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
@@ -548,7 +546,8 @@ func (e *nameConflictError) Error() string { return e.err.Error() }
 func (e *nameConflictError) Unwrap() error { return e.err }
 
 // owns reports whether the operator created (or began to create) the
-// object's cloud resource.
+// object's cloud resource. The create-succeeded mark of earlier versions
+// counts too.
 func (r *Reconciler[T]) owns(mr T) bool {
 	a := mr.GetAnnotations()
 	return a[stratusv1alpha1.AnnotationCreatePending] != "" || a[stratusv1alpha1.AnnotationCreateSucceeded] != ""

@@ -385,10 +385,13 @@ func TestCreateRecordsIntentAndConnection(t *testing.T) {
 		t.Fatalf("Reconcile: %v", err)
 	}
 	b := h.get(t)
-	for _, a := range []string{stratusv1alpha1.AnnotationExternalName, stratusv1alpha1.AnnotationCreatePending, stratusv1alpha1.AnnotationCreateSucceeded} {
+	for _, a := range []string{stratusv1alpha1.AnnotationExternalName, stratusv1alpha1.AnnotationCreatePending} {
 		if b.Annotations[a] == "" {
 			t.Errorf("annotation %s is not set after create", a)
 		}
+	}
+	if v, ok := b.Annotations[stratusv1alpha1.AnnotationCreateSucceeded]; ok {
+		t.Errorf("annotation %s = %q after create; it is no longer written (one API request per create)", stratusv1alpha1.AnnotationCreateSucceeded, v)
 	}
 	if b.Annotations[stratusv1alpha1.AnnotationExternalName] != "team-logs" {
 		t.Errorf("external name = %q, want team-logs", b.Annotations[stratusv1alpha1.AnnotationExternalName])

@@ -20,7 +20,12 @@ const (
 	// a create safe to resume after a crash.
 	AnnotationCreatePending = "stratus.dev/external-create-pending"
 
-	// AnnotationCreateSucceeded records when the cloud accepted the create.
+	// AnnotationCreateSucceeded recorded, in versions before 0.3, when the
+	// cloud accepted the create. It is no longer written: the resource's
+	// deterministic name makes the pending mark enough to resume a create,
+	// success shows in the Ready condition and the CreatedExternalResource
+	// Event, and the write cost one API request per create. Objects that
+	// carry it are still recognized as created by the operator.
 	AnnotationCreateSucceeded = "stratus.dev/external-create-succeeded"
 )
 
