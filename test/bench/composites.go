@@ -26,6 +26,7 @@ import (
 	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/test/localenv"
 )
 
 // compositesConfig sizes the composites scenario.
@@ -41,6 +42,11 @@ type compositesConfig struct {
 	// default, 10, matches the workers Stratus runs per composite kind (kro's
 	// own default is 1).
 	KroWorkers int
+	// RateQPS and RateBurst are set as spec.rateLimit on the local-aws
+	// ClusterProviderConfig for the scenario, so that the Bucket
+	// controller, which serves both sides, does not cap them (its default,
+	// 10 operations per second, would be about 5 Buckets per second).
+	RateQPS, RateBurst int
 	// Timeout bounds each side's wait for every composite to be Ready, and
 	// each cleanup.
 	Timeout time.Duration
@@ -52,6 +58,8 @@ func (c *compositesConfig) bindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Kro, "kro", true, "composites: also measure kro, when its binary exists (test/bench/tools/kro/build.sh)")
 	fs.StringVar(&c.KroBinary, "kro-bin", "", "composites: the kro binary; empty for build.sh's cache, $(go env GOCACHE)/../stratus-tools/kro-"+kroVersion+"/kro")
 	fs.IntVar(&c.KroWorkers, "kro-workers", 10, "composites: kro's dynamic-controller workers (Stratus runs 10 per composite kind; kro's default is 1)")
+	fs.IntVar(&c.RateQPS, "composites-rate-limit-qps", 500, "composites: spec.rateLimit.qps set on the local-aws ClusterProviderConfig for the scenario (product default 10)")
+	fs.IntVar(&c.RateBurst, "composites-rate-limit-burst", 1000, "composites: spec.rateLimit.burst set on the local-aws ClusterProviderConfig for the scenario (product default 20)")
 	fs.DurationVar(&c.Timeout, "composites-timeout", 15*time.Minute, "composites: the longest wait for each side to be Ready, and for each cleanup")
 }
 
@@ -62,6 +70,8 @@ func (c *compositesConfig) validate() error {
 		return fmt.Errorf("-composites must be positive, got %d", c.N)
 	case c.KroWorkers <= 0:
 		return fmt.Errorf("-kro-workers must be positive, got %d", c.KroWorkers)
+	case c.RateQPS < 1 || c.RateQPS > 10000 || c.RateBurst < 1 || c.RateBurst > 10000:
+		return fmt.Errorf("-composites-rate-limit-qps and -composites-rate-limit-burst must be within 1..10000, got %d and %d", c.RateQPS, c.RateBurst)
 	case c.Timeout <= 0:
 		return fmt.Errorf("-composites-timeout must be positive, got %s", c.Timeout)
 	}
@@ -226,6 +236,15 @@ func runComposites(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	restore, err := setAWSRateLimit(ctx, c, &stratusv1alpha1.RateLimit{QPS: int32(cfg.RateQPS), Burst: int32(cfg.RateBurst)})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := restore(context.WithoutCancel(ctx)); rerr != nil {
+			e.logf("composites: %v", rerr)
+		}
+	}()
 	row, err := measureStratusComposites(ctx, e, c, cfg)
 	if err != nil {
 		return fmt.Errorf("stratus: %w", err)
@@ -250,6 +269,31 @@ func runComposites(ctx context.Context, e *env) error {
 	}
 	rep.rows = append(rep.rows, row)
 	return nil
+}
+
+// setAWSRateLimit sets spec.rateLimit of the local-aws
+// ClusterProviderConfig, and returns what puts the previous one back.
+func setAWSRateLimit(ctx context.Context, c client.Client, limit *stratusv1alpha1.RateLimit) (restore func(context.Context) error, err error) {
+	pc := &stratusv1alpha1.ClusterProviderConfig{}
+	key := client.ObjectKey{Name: localenv.AWSProviderConfig}
+	if err := c.Get(ctx, key, pc); err != nil {
+		return nil, fmt.Errorf("get ClusterProviderConfig %s: %w", key.Name, err)
+	}
+	previous := pc.Spec.RateLimit
+	pc.Spec.RateLimit = limit
+	if err := c.Update(ctx, pc); err != nil {
+		return nil, fmt.Errorf("set the rate limit of ClusterProviderConfig %s: %w", key.Name, err)
+	}
+	return func(ctx context.Context) error {
+		if err := c.Get(ctx, key, pc); err != nil {
+			return fmt.Errorf("get ClusterProviderConfig %s: %w", key.Name, err)
+		}
+		pc.Spec.RateLimit = previous
+		if err := c.Update(ctx, pc); err != nil {
+			return fmt.Errorf("restore the rate limit of ClusterProviderConfig %s: %w", key.Name, err)
+		}
+		return nil
+	}, nil
 }
 
 // measureStratusComposites installs the BenchSite CompositeDefinition,
@@ -601,5 +645,6 @@ func (r *compositesReport) write(w io.Writer, machine, command string) {
 	} else {
 		fmt.Fprintf(w, "- kro: %s, %d dynamic-controller worker(s), client QPS %d / burst %d as the in-process manager's.\n", r.kroBuild, r.cfg.KroWorkers, kroQPS, kroBurst)
 	}
+	fmt.Fprintf(w, "- Buckets: reconciled on both sides by the in-process Stratus manager (10 workers), with `spec.rateLimit` qps %d, burst %d on local-aws for the scenario (product default 10 and 20).\n", r.cfg.RateQPS, r.cfg.RateBurst)
 	fmt.Fprintln(w)
 }

@@ -337,13 +337,8 @@ func (r *scaleRun) setUp(ctx context.Context) error {
 	if err := r.env.Install(ctx, r.c); err != nil {
 		return fmt.Errorf("install the provider configurations: %w", err)
 	}
-	pc := &stratusv1alpha1.ClusterProviderConfig{}
-	if err := r.c.Get(ctx, client.ObjectKey{Name: localenv.AWSProviderConfig}, pc); err != nil {
-		return fmt.Errorf("get ClusterProviderConfig %s: %w", localenv.AWSProviderConfig, err)
-	}
-	pc.Spec.RateLimit = &stratusv1alpha1.RateLimit{QPS: int32(r.cfg.RateQPS), Burst: int32(r.cfg.RateBurst)}
-	if err := r.c.Update(ctx, pc); err != nil {
-		return fmt.Errorf("set the rate limit of ClusterProviderConfig %s: %w", localenv.AWSProviderConfig, err)
+	if _, err := setAWSRateLimit(ctx, r.c, &stratusv1alpha1.RateLimit{QPS: int32(r.cfg.RateQPS), Burst: int32(r.cfg.RateBurst)}); err != nil {
+		return err
 	}
 	for _, ns := range []string{scaleNamespace, limitNamespace} {
 		if err := r.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
