@@ -482,9 +482,27 @@ func cleanupComposites(ctx context.Context, c client.Client, sys compositeSystem
 		return fmt.Errorf("delete the instances: %w", err)
 	}
 	if err := c.DeleteAllOf(ctx, &storagev1alpha1.Bucket{}, client.InNamespace(sys.namespace)); err != nil {
-		return fmt.Errorf("delete the buckets: %w", err)
+		// A collection of thousands can outlast the API server's request
+		// timeout: delete them one by one instead.
+		if err := compDeleteEach(ctx, c, sys.namespace); err != nil {
+			return fmt.Errorf("delete the buckets: %w", err)
+		}
 	}
 	return compWaitEmpty(ctx, c, sys, timeout)
+}
+
+// compDeleteEach deletes every Bucket of namespace, a few at a time.
+func compDeleteEach(ctx context.Context, c client.Client, namespace string) error {
+	buckets := &storagev1alpha1.BucketList{}
+	if err := c.List(ctx, buckets, client.InNamespace(namespace)); err != nil {
+		return fmt.Errorf("list the buckets: %w", err)
+	}
+	return forEachIndex(ctx, len(buckets.Items), createWorkers, func(ctx context.Context, i int) error {
+		if err := c.Delete(ctx, &buckets.Items[i]); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete Bucket %s: %w", buckets.Items[i].Name, err)
+		}
+		return nil
+	})
 }
 
 // compWaitEmpty waits until the namespace of sys holds no instance and no
