@@ -414,6 +414,10 @@ func (c *bucketClient) CreateAndObserve(ctx context.Context, req bucketRequest) 
 	return &driver.Observation{Exists: true, Available: true, Drift: drift(spec, st), Connection: conn}, conn, nil
 }
 
+// DeletesSynchronously says that a bucket Delete succeeded for is gone: S3
+// deletes buckets at once.
+func (c *bucketClient) DeletesSynchronously() bool { return true }
+
 // Update applies every setting of the spec to the bucket.
 func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
 	name, region, err := c.target(req)

@@ -110,3 +110,12 @@ type CreateObserver[T Managed] interface {
 	// observes. The observation's Connection is the details to publish.
 	CreateAndObserve(ctx context.Context, req Request[T]) (*Observation, ConnectionDetails, error)
 }
+
+// SynchronousDeleter is implemented by clients whose Delete, when it returns
+// no error, leaves the external resource gone: the reconciler then lets the
+// object go without observing it again. A client of a cloud that deletes in
+// the background (a database instance) does not implement it, or says false.
+type SynchronousDeleter interface {
+	// DeletesSynchronously reports whether a successful Delete means gone.
+	DeletesSynchronously() bool
+}

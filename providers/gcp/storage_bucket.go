@@ -360,6 +360,10 @@ func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.Co
 	return c.connection(name, attrs.Location), nil
 }
 
+// DeletesSynchronously says that a bucket Delete succeeded for is gone:
+// Cloud Storage deletes buckets at once.
+func (c *bucketClient) DeletesSynchronously() bool { return true }
+
 // Delete deletes the bucket. Unless spec.forceDestroy is set, a bucket that
 // holds any object generation, live or noncurrent, is left alone and the
 // deletion is blocked; with it, every generation is deleted first.

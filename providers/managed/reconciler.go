@@ -112,6 +112,11 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	result, err := r.reconcile(ctx, mr, &provider)
 	mr.ManagedStatus().ObservedGeneration = mr.GetGeneration()
 	r.recordState(key, mr, provider)
+	if released(mr) {
+		// The object is gone, or waits only for others' finalizers: its
+		// status is no longer the operator's to write.
+		return result, err
+	}
 	if werr := r.writeStatus(ctx, mr, before); werr != nil {
 		if apierrors.IsConflict(werr) {
 			// The object changed while we worked; its new version is queued.
@@ -127,7 +132,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 // the reconcile did not resolve one. An object the reconciler has let go of
 // (deleted, its finalizer removed) is forgotten.
 func (r *Reconciler[T]) recordState(key resourceKey, mr T, provider stratusv1alpha1.Provider) {
-	if mr.GetDeletionTimestamp() != nil && !controllerutil.ContainsFinalizer(mr, stratusv1alpha1.Finalizer) {
+	if released(mr) {
 		managedResources.forget(key)
 		return
 	}
@@ -139,6 +144,12 @@ func (r *Reconciler[T]) recordState(key resourceKey, mr T, provider stratusv1alp
 		}
 	}
 	managedResources.set(key, resourceState{kind: r.gvk.Kind, provider: p, state: stateOf(mr)})
+}
+
+// released reports whether the reconciler has let go of an object being
+// deleted: its finalizer is off.
+func released(mr client.Object) bool {
+	return mr.GetDeletionTimestamp() != nil && !controllerutil.ContainsFinalizer(mr, stratusv1alpha1.Finalizer)
 }
 
 // reconcile does the work of Reconcile and sets conditions on mr. It sets
@@ -476,6 +487,9 @@ func (r *Reconciler[T]) delete(ctx context.Context, mr T, op operation[T], obs d
 		return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, fmt.Errorf("delete %s %q: %w", kind, req.ExternalName, err))
 	}
 	r.event(ctx, mr, corev1.EventTypeNormal, reasonDeletedExternalResource, "Delete", "deleted %s %q", kind, req.ExternalName)
+	if sd, ok := op.client.(driver.SynchronousDeleter); ok && sd.DeletesSynchronously() {
+		return ctrl.Result{}, r.finalize(ctx, mr, op.connName, false)
+	}
 	if obs, err = r.observe(ctx, op); err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotObserve, err)
 	}

@@ -43,6 +43,7 @@ type cloud struct {
 	// createdObservation (nil: "observe it").
 	createObserves      bool
 	createdObservation  *driver.Observation
+	syncDelete          bool // the client is a driver.SynchronousDeleter
 	observes, creates   atomic.Int32
 	updates, deletes    atomic.Int32
 	connects            atomic.Int32
@@ -110,9 +111,19 @@ func (c *cloud) driver(generates bool) driver.Driver[bucket] {
 		if c.createObserves {
 			return createObservingClient{funcs, c}, nil
 		}
+		if c.syncDelete {
+			return syncDeletingClient{funcs}, nil
+		}
 		return funcs, nil
 	})
 }
+
+// syncDeletingClient is a client whose successful Delete means gone.
+type syncDeletingClient struct {
+	driver.ClientFuncs[bucket]
+}
+
+func (syncDeletingClient) DeletesSynchronously() bool { return true }
 
 // createObservingClient is a client whose Create reports what it created.
 type createObservingClient struct {
@@ -498,8 +509,10 @@ func TestDelete(t *testing.T) {
 		wantGone     bool
 		wantReady    string
 		wantExisting bool
+		wantObserves int32 // 0: not checked
 	}{
-		{reason: "Delete deletes the cloud resource and then the object", cloud: &cloud{exists: true}, wantDeletes: 1, wantGone: true},
+		{reason: "Delete deletes the cloud resource, observes that it is gone, and then releases the object", cloud: &cloud{exists: true}, wantDeletes: 1, wantGone: true, wantObserves: 2},
+		{reason: "A synchronous Delete releases the object without observing again", cloud: &cloud{exists: true, syncDelete: true}, wantDeletes: 1, wantGone: true, wantObserves: 1},
 		{reason: "Orphan keeps the cloud resource", mutate: func(b *storagev1alpha1.Bucket) { b.Spec.DeletionPolicy = stratusv1alpha1.DeletionOrphan },
 			cloud: &cloud{exists: true}, wantGone: true, wantExisting: true},
 		{reason: "observe-only never deletes", mutate: func(b *storagev1alpha1.Bucket) { b.Spec.ManagementPolicy = stratusv1alpha1.ManagementObserveOnly },
@@ -523,6 +536,9 @@ func TestDelete(t *testing.T) {
 			}
 			if got := tc.cloud.deletes.Load(); got != tc.wantDeletes {
 				t.Errorf("driver Delete called %d times, want %d", got, tc.wantDeletes)
+			}
+			if got := tc.cloud.observes.Load(); tc.wantObserves != 0 && got != tc.wantObserves {
+				t.Errorf("driver Observe called %d times, want %d", got, tc.wantObserves)
 			}
 			if tc.cloud.exists != tc.wantExisting {
 				t.Errorf("cloud resource exists = %v, want %v", tc.cloud.exists, tc.wantExisting)
