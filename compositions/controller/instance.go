@@ -212,6 +212,12 @@ func (r *instanceReconciler) reconcileNormal(ctx context.Context, u *unstructure
 		obj := rr.Object
 		obj.SetOwnerReferences([]metav1.OwnerReference{owner})
 		existed := len(observed[rr.Name]) > 0
+		if len(observed[rr.Name]) == 1 && holds(observed[rr.Name][0].Object, obj.Object) {
+			// Already as rendered: an apply would change nothing, and at
+			// thousands of instances the no-op applies of every reconcile
+			// are most of the API server's work.
+			continue
+		}
 		if err := r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 			return fail(reasonCannotApply, fmt.Errorf("cannot apply %s %s (%s): %w", obj.GetKind(), obj.GetName(), rr.Name, err))
 		}

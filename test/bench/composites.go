@@ -518,6 +518,22 @@ func compWaitEmpty(ctx context.Context, c client.Client, sys compositeSystem, ti
 		if err := c.List(ctx, buckets, client.InNamespace(sys.namespace)); err != nil {
 			return fmt.Errorf("list the buckets: %w", err)
 		}
+		// A collection delete cut short by the API server's timeout may
+		// have left some alone: delete those again.
+		for i := range instances.Items {
+			if instances.Items[i].GetDeletionTimestamp() == nil {
+				if err := c.Delete(ctx, &instances.Items[i]); client.IgnoreNotFound(err) != nil {
+					return fmt.Errorf("delete %s %s: %w", sys.gvk.Kind, instances.Items[i].GetName(), err)
+				}
+			}
+		}
+		for i := range buckets.Items {
+			if buckets.Items[i].DeletionTimestamp == nil {
+				if err := c.Delete(ctx, &buckets.Items[i]); client.IgnoreNotFound(err) != nil {
+					return fmt.Errorf("delete Bucket %s: %w", buckets.Items[i].Name, err)
+				}
+			}
+		}
 		if n, b := len(instances.Items), len(buckets.Items); n > 0 || b > 0 {
 			return fmt.Errorf("%d instances and %d buckets remain", n, b)
 		}
