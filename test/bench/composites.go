@@ -475,31 +475,41 @@ func createComposites(ctx context.Context, c client.Client, sys compositeSystem,
 // Buckets too (the test control plane runs no garbage collector; both
 // systems delete their children themselves, this only saves waiting for
 // one-at-a-time deletion), and waits until instances and Buckets are gone.
+// It deletes object by object: a collection delete of thousands outlasts
+// the API server's request timeout and can leave the client waiting.
 func cleanupComposites(ctx context.Context, c client.Client, sys compositeSystem, timeout time.Duration) error {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(sys.gvk)
-	if err := c.DeleteAllOf(ctx, u, client.InNamespace(sys.namespace)); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete the instances: %w", err)
-	}
-	if err := c.DeleteAllOf(ctx, &storagev1alpha1.Bucket{}, client.InNamespace(sys.namespace)); err != nil {
-		// A collection of thousands can outlast the API server's request
-		// timeout: delete them one by one instead.
-		if err := compDeleteEach(ctx, c, sys.namespace); err != nil {
-			return fmt.Errorf("delete the buckets: %w", err)
-		}
+	if err := compDeleteLive(ctx, c, sys); err != nil {
+		return err
 	}
 	return compWaitEmpty(ctx, c, sys, timeout)
 }
 
-// compDeleteEach deletes every Bucket of namespace, a few at a time.
-func compDeleteEach(ctx context.Context, c client.Client, namespace string) error {
+// compDeleteLive deletes, a few at a time, every instance of sys and every
+// Bucket of its namespace that is not being deleted yet.
+func compDeleteLive(ctx context.Context, c client.Client, sys compositeSystem) error {
+	instances := &unstructured.UnstructuredList{}
+	instances.SetGroupVersionKind(sys.gvk.GroupVersion().WithKind(sys.gvk.Kind + "List"))
+	if err := c.List(ctx, instances, client.InNamespace(sys.namespace)); err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("list the instances: %w", err)
+	}
 	buckets := &storagev1alpha1.BucketList{}
-	if err := c.List(ctx, buckets, client.InNamespace(namespace)); err != nil {
+	if err := c.List(ctx, buckets, client.InNamespace(sys.namespace)); err != nil {
 		return fmt.Errorf("list the buckets: %w", err)
 	}
-	return forEachIndex(ctx, len(buckets.Items), createWorkers, func(ctx context.Context, i int) error {
-		if err := c.Delete(ctx, &buckets.Items[i]); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete Bucket %s: %w", buckets.Items[i].Name, err)
+	var live []client.Object
+	for i := range instances.Items {
+		if instances.Items[i].GetDeletionTimestamp() == nil {
+			live = append(live, &instances.Items[i])
+		}
+	}
+	for i := range buckets.Items {
+		if buckets.Items[i].DeletionTimestamp == nil {
+			live = append(live, &buckets.Items[i])
+		}
+	}
+	return forEachIndex(ctx, len(live), createWorkers, func(ctx context.Context, i int) error {
+		if err := c.Delete(ctx, live[i]); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete %s: %w", live[i].GetName(), err)
 		}
 		return nil
 	})
@@ -517,22 +527,6 @@ func compWaitEmpty(ctx context.Context, c client.Client, sys compositeSystem, ti
 		buckets := &storagev1alpha1.BucketList{}
 		if err := c.List(ctx, buckets, client.InNamespace(sys.namespace)); err != nil {
 			return fmt.Errorf("list the buckets: %w", err)
-		}
-		// A collection delete cut short by the API server's timeout may
-		// have left some alone: delete those again.
-		for i := range instances.Items {
-			if instances.Items[i].GetDeletionTimestamp() == nil {
-				if err := c.Delete(ctx, &instances.Items[i]); client.IgnoreNotFound(err) != nil {
-					return fmt.Errorf("delete %s %s: %w", sys.gvk.Kind, instances.Items[i].GetName(), err)
-				}
-			}
-		}
-		for i := range buckets.Items {
-			if buckets.Items[i].DeletionTimestamp == nil {
-				if err := c.Delete(ctx, &buckets.Items[i]); client.IgnoreNotFound(err) != nil {
-					return fmt.Errorf("delete Bucket %s: %w", buckets.Items[i].Name, err)
-				}
-			}
 		}
 		if n, b := len(instances.Items), len(buckets.Items); n > 0 || b > 0 {
 			return fmt.Errorf("%d instances and %d buckets remain", n, b)
