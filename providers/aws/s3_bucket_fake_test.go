@@ -2,6 +2,7 @@ package aws
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -112,26 +113,15 @@ func TestBucketFakeAnswers(t *testing.T) {
 		},
 		"RegionFromHead": {
 			reason: "A HEAD that names the bucket's region (x-amz-bucket-region) spares GetBucketLocation: one HEAD and five settings reads per observation.",
-			routes: map[string]fakeResponse{
-				"HEAD":                  {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
-				"GET versioning":        {status: 200, body: `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>`},
-				"GET encryption":        {status: 404, code: "ServerSideEncryptionConfigurationNotFoundError"},
-				"GET publicAccessBlock": {status: 404, code: "NoSuchPublicAccessBlockConfiguration"},
-				"GET lifecycle":         {status: 404, code: "NoSuchLifecycleConfiguration"},
-				"GET tagging":           {status: 404, code: "NoSuchTagSet"},
-			},
+			routes: settingsReads(map[string]fakeResponse{
+				"HEAD": {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
+			}),
 			call: "Observe",
 			want: want{Exists: true, Calls: 6},
 		},
 		"SeenBeforeSkipsHead": {
 			reason: "A bucket observed before in the same region is read right away: five settings reads per poll.",
-			routes: map[string]fakeResponse{
-				"GET versioning":        {status: 200, body: `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>`},
-				"GET encryption":        {status: 404, code: "ServerSideEncryptionConfigurationNotFoundError"},
-				"GET publicAccessBlock": {status: 404, code: "NoSuchPublicAccessBlockConfiguration"},
-				"GET lifecycle":         {status: 404, code: "NoSuchLifecycleConfiguration"},
-				"GET tagging":           {status: 404, code: "NoSuchTagSet"},
-			},
+			routes: settingsReads(nil),
 			call:   "Observe",
 			object: seenIn("us-east-1"),
 			want:   want{Exists: true, Calls: 5},
@@ -252,4 +242,18 @@ func seenIn(region string) func(*storagev1alpha1.Bucket) {
 	return func(b *storagev1alpha1.Bucket) {
 		b.Status.AtProvider = storagev1alpha1.BucketObservation{Name: b.Spec.BucketName, Region: region}
 	}
+}
+
+// settingsReads adds to routes the answers to the five settings reads of a
+// bucket with nothing configured but versioning's empty status.
+func settingsReads(routes map[string]fakeResponse) map[string]fakeResponse {
+	out := map[string]fakeResponse{
+		"GET versioning":        {status: 200, body: `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>`},
+		"GET encryption":        {status: 404, code: "ServerSideEncryptionConfigurationNotFoundError"},
+		"GET publicAccessBlock": {status: 404, code: "NoSuchPublicAccessBlockConfiguration"},
+		"GET lifecycle":         {status: 404, code: "NoSuchLifecycleConfiguration"},
+		"GET tagging":           {status: 404, code: "NoSuchTagSet"},
+	}
+	maps.Copy(out, routes)
+	return out
 }

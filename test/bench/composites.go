@@ -487,14 +487,9 @@ func cleanupComposites(ctx context.Context, c client.Client, sys compositeSystem
 // compDeleteLive deletes, a few at a time, every instance of sys and every
 // Bucket of its namespace that is not being deleted yet.
 func compDeleteLive(ctx context.Context, c client.Client, sys compositeSystem) error {
-	instances := &unstructured.UnstructuredList{}
-	instances.SetGroupVersionKind(sys.gvk.GroupVersion().WithKind(sys.gvk.Kind + "List"))
-	if err := c.List(ctx, instances, client.InNamespace(sys.namespace)); err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("list the instances: %w", err)
-	}
-	buckets := &storagev1alpha1.BucketList{}
-	if err := c.List(ctx, buckets, client.InNamespace(sys.namespace)); err != nil {
-		return fmt.Errorf("list the buckets: %w", err)
+	instances, buckets, err := compList(ctx, c, sys)
+	if err != nil {
+		return err
 	}
 	var live []client.Object
 	for i := range instances.Items {
@@ -515,18 +510,28 @@ func compDeleteLive(ctx context.Context, c client.Client, sys compositeSystem) e
 	})
 }
 
+// compList lists the instances of sys (none when their kind is not served)
+// and the Buckets of its namespace.
+func compList(ctx context.Context, c client.Client, sys compositeSystem) (*unstructured.UnstructuredList, *storagev1alpha1.BucketList, error) {
+	instances := &unstructured.UnstructuredList{}
+	instances.SetGroupVersionKind(sys.gvk.GroupVersion().WithKind(sys.gvk.Kind + "List"))
+	if err := c.List(ctx, instances, client.InNamespace(sys.namespace)); err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
+		return nil, nil, fmt.Errorf("list the instances: %w", err)
+	}
+	buckets := &storagev1alpha1.BucketList{}
+	if err := c.List(ctx, buckets, client.InNamespace(sys.namespace)); err != nil {
+		return nil, nil, fmt.Errorf("list the buckets: %w", err)
+	}
+	return instances, buckets, nil
+}
+
 // compWaitEmpty waits until the namespace of sys holds no instance and no
 // Bucket.
 func compWaitEmpty(ctx context.Context, c client.Client, sys compositeSystem, timeout time.Duration) error {
 	return compWaitFor(ctx, timeout, "no instance and no bucket in "+sys.namespace, func() error {
-		instances := &unstructured.UnstructuredList{}
-		instances.SetGroupVersionKind(sys.gvk.GroupVersion().WithKind(sys.gvk.Kind + "List"))
-		if err := c.List(ctx, instances, client.InNamespace(sys.namespace)); err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("list the instances: %w", err)
-		}
-		buckets := &storagev1alpha1.BucketList{}
-		if err := c.List(ctx, buckets, client.InNamespace(sys.namespace)); err != nil {
-			return fmt.Errorf("list the buckets: %w", err)
+		instances, buckets, err := compList(ctx, c, sys)
+		if err != nil {
+			return err
 		}
 		if n, b := len(instances.Items), len(buckets.Items); n > 0 || b > 0 {
 			return fmt.Errorf("%d instances and %d buckets remain", n, b)

@@ -360,20 +360,39 @@ func freeLocalPort() (int, error) {
 // garbage of the work before. The heap profile is saved to path, unless it
 // is empty.
 func (m *stratusProcess) collectGarbage(ctx context.Context, path string) error {
+	if err := m.pprof(ctx, "/heap?gc=1", path); err != nil {
+		return fmt.Errorf("collect the manager's garbage: %w", err)
+	}
+	return nil
+}
+
+// cpuProfile records a CPU profile of the manager for d into path.
+func (m *stratusProcess) cpuProfile(ctx context.Context, path string, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	if err := m.pprof(ctx, fmt.Sprintf("/profile?seconds=%d", int(d.Seconds())), path); err != nil {
+		return fmt.Errorf("profile the manager: %w", err)
+	}
+	return nil
+}
+
+// pprof gets one of the manager's pprof endpoints and saves the answer to
+// path, or discards it when path is empty.
+func (m *stratusProcess) pprof(ctx context.Context, endpoint, path string) error {
 	if m.pprofURL == "" {
 		return errors.New("the manager serves no pprof")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.pprofURL+"/heap?gc=1", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.pprofURL+endpoint, nil)
 	if err != nil {
-		return fmt.Errorf("collect the manager's garbage: %w", err)
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("collect the manager's garbage: %w", err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("collect the manager's garbage: %s", resp.Status)
+		return fmt.Errorf("GET %s: %s", endpoint, resp.Status)
 	}
 	if path == "" {
 		_, err = io.Copy(io.Discard, resp.Body)
@@ -381,45 +400,11 @@ func (m *stratusProcess) collectGarbage(ctx context.Context, path string) error 
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("save the heap profile: %w", err)
+		return fmt.Errorf("save %s: %w", endpoint, err)
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		f.Close()
-		return fmt.Errorf("save the heap profile: %w", err)
+		return fmt.Errorf("save %s: %w", endpoint, err)
 	}
 	return f.Close()
-}
-
-// cpuProfile records a CPU profile of the manager for d into path.
-func (m *stratusProcess) cpuProfile(ctx context.Context, path string, d time.Duration) error {
-	if m.pprofURL == "" {
-		return errors.New("the manager serves no pprof")
-	}
-	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
-	defer cancel()
-	url := fmt.Sprintf("%s/profile?seconds=%d", m.pprofURL, int(d.Seconds()))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("profile the manager: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("profile the manager: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("profile the manager: %s", resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("save the profile: %w", err)
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("save the profile: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save the profile: %w", err)
-	}
-	return nil
 }
