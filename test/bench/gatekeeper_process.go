@@ -234,18 +234,11 @@ func (p *gatekeeperProcess) rss() (now, peak int64, err error) {
 // metricFamilies reads Gatekeeper's Prometheus metrics.
 func (p *gatekeeperProcess) metricFamilies(ctx context.Context) ([]*dto.MetricFamily, error) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", p.metrics)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("read gatekeeper's metrics: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := getOK(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("read gatekeeper's metrics: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("read gatekeeper's metrics: %s", resp.Status)
-	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {

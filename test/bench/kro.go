@@ -298,7 +298,7 @@ func startKro(ctx context.Context, e *env, bin string, workers int) (*kroProcess
 	if err := os.WriteFile(kubeconfig, e.h.Env.ControlPlane.KubeConfig, 0o600); err != nil {
 		return nil, fmt.Errorf("write kro's kubeconfig: %w", err)
 	}
-	ports, err := kroFreePorts(2)
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -425,24 +425,4 @@ func kroScrapeGauge(url, name string) (uint64, error) {
 		return 0, fmt.Errorf("read %s: %w", url, err)
 	}
 	return 0, fmt.Errorf("%s has no %s", url, name)
-}
-
-// kroFreePorts returns n free local TCP ports.
-func kroFreePorts(n int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -250,18 +249,11 @@ func (s promMetrics) by(name string, labels ...string) map[string]float64 {
 func (m *stratusProcess) scrape(ctx context.Context) (promMetrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.metricsURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("scrape the manager: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := getOK(ctx, m.metricsURL)
 	if err != nil {
 		return nil, fmt.Errorf("scrape the manager: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape the manager: %s", resp.Status)
-	}
 	set, err := parsePromText(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("scrape the manager: %w", err)
@@ -347,12 +339,11 @@ func parsePromLine(line string) (promSample, error) {
 
 // freeLocalPort returns a local TCP port nothing listens on.
 func freeLocalPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
 }
 
 // collectGarbage makes the manager run a garbage collection (pprof's heap
@@ -382,18 +373,11 @@ func (m *stratusProcess) pprof(ctx context.Context, endpoint, path string) error
 	if m.pprofURL == "" {
 		return errors.New("the manager serves no pprof")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.pprofURL+endpoint, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := getOK(ctx, m.pprofURL+endpoint)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", endpoint, resp.Status)
-	}
 	if path == "" {
 		_, err = io.Copy(io.Discard, resp.Body)
 		return err
@@ -407,4 +391,22 @@ func (m *stratusProcess) pprof(ctx context.Context, endpoint, path string) error
 		return fmt.Errorf("save %s: %w", endpoint, err)
 	}
 	return f.Close()
+}
+
+// getOK sends a GET to url and returns the response if it is 200 OK; the
+// caller closes its body.
+func getOK(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp, nil
 }
