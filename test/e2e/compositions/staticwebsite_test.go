@@ -63,6 +63,24 @@ func TestStaticWebsite(t *testing.T) {
 		})
 	})
 
+	t.Run("EditedChildRestored", func(t *testing.T) {
+		// A composed resource changed behind the composite's back no longer
+		// holds its rendered fields: the composite applies it again.
+		harness.Eventually(t, "edit the content bucket", func() error {
+			if err := h.Client.Get(context.Background(), client.ObjectKeyFromObject(content), content); err != nil {
+				return err
+			}
+			content.Spec.Labels["purpose"] = "hand-edited"
+			return h.Client.Update(context.Background(), content)
+		})
+		h.WaitFor(t, content, "content bucket label restored", func() error {
+			if got := content.Spec.Labels["purpose"]; got != "site-content" {
+				return fmt.Errorf("label purpose is %q", got)
+			}
+			return nil
+		})
+	})
+
 	t.Run("ExcludeLogs", func(t *testing.T) {
 		harness.Eventually(t, "turn logging off", func() error {
 			if err := h.Client.Get(context.Background(), client.ObjectKeyFromObject(site), site); err != nil {
