@@ -73,7 +73,7 @@ func runDev(args []string) error {
 
 // install creates the provider configurations of the local servers.
 func install(ctx context.Context, env *localenv.Env) error {
-	scheme, err := Scheme()
+	scheme, err := options.Scheme()
 	if err != nil {
 		return err
 	}

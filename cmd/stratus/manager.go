@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -14,11 +12,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
-	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
-	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
-	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
-	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/cmd/stratus/options"
 	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
 	policysetup "github.com/stratus-operator/stratus/policy/setup"
@@ -39,27 +32,9 @@ func runManagerCommand(args []string) error {
 	return runManager(ctrl.SetupSignalHandler(), cfg, *opts)
 }
 
-// Scheme returns the scheme of every type the manager reads or writes.
-func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme,
-		stratusv1alpha1.AddToScheme,
-		storagev1alpha1.AddToScheme,
-		databasev1alpha1.AddToScheme,
-		compositionsv1alpha1.AddToScheme,
-		policyv1alpha1.AddToScheme,
-	} {
-		if err := add(s); err != nil {
-			return nil, fmt.Errorf("build scheme: %w", err)
-		}
-	}
-	return s, nil
-}
-
 // runManager runs the manager until ctx ends.
 func runManager(ctx context.Context, cfg *rest.Config, opts options.Manager) error {
-	scheme, err := Scheme()
+	scheme, err := options.Scheme()
 	if err != nil {
 		return err
 	}

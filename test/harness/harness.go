@@ -16,7 +16,6 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,11 +24,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
-	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
-	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
-	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
-	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/cmd/stratus/options"
 	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
 	"github.com/stratus-operator/stratus/policy/admission"
@@ -62,26 +56,18 @@ type Harness struct {
 	// Guardrails is the store the webhook and the audit enforce.
 	Guardrails *guardrails.Store
 
-	logs   *syncBuffer
+	logs   *SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
 
-// Scheme returns a scheme with every Stratus type.
-func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, stratusv1alpha1.AddToScheme, storagev1alpha1.AddToScheme, databasev1alpha1.AddToScheme, compositionsv1alpha1.AddToScheme, policyv1alpha1.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, fmt.Errorf("build scheme: %w", err)
-		}
-	}
-	return s, nil
-}
+// Scheme returns a scheme with every Stratus type: the manager's.
+func Scheme() (*runtime.Scheme, error) { return options.Scheme() }
 
 // Start starts the local environment, installs its provider configurations,
 // and runs the manager with drivers.
 func Start(ctx context.Context, drivers registry.Drivers) (*Harness, error) {
-	h := &Harness{logs: &syncBuffer{}}
+	h := &Harness{logs: &SyncBuffer{}}
 	var sink io.Writer = h.logs
 	if os.Getenv(verboseEnv) != "" {
 		sink = io.MultiWriter(h.logs, os.Stderr)
@@ -183,19 +169,22 @@ func (h *Harness) Stop() error {
 // Logs returns everything the manager logged so far.
 func (h *Harness) Logs() string { return h.logs.String() }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent use, for capturing a
+// manager's logs.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -20,14 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
-	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
-	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
-	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
-	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
-	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/cmd/stratus/options"
 )
 
 // The chart under test and the release the tests make of it.
@@ -106,21 +101,15 @@ func renderChart(t testing.TB, ch *chartv2.Chart, vals map[string]any) (*release
 	return rel, nil
 }
 
-// scheme knows every type the chart renders that has Go types here.
+// scheme knows every type the chart renders that has Go types here: the
+// manager's, and CustomResourceDefinitions.
 func scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme,
-		apiextensionsv1.AddToScheme,
-		stratusv1alpha1.AddToScheme,
-		storagev1alpha1.AddToScheme,
-		databasev1alpha1.AddToScheme,
-		compositionsv1alpha1.AddToScheme,
-		policyv1alpha1.AddToScheme,
-	} {
-		if err := add(s); err != nil {
-			return nil, fmt.Errorf("build scheme: %w", err)
-		}
+	s, err := options.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
 	}
 	return s, nil
 }

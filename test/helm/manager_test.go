@@ -30,6 +30,7 @@ import (
 	policysetup "github.com/stratus-operator/stratus/policy/setup"
 	"github.com/stratus-operator/stratus/providers/managed"
 	"github.com/stratus-operator/stratus/providers/registry"
+	"github.com/stratus-operator/stratus/test/harness"
 )
 
 // verboseEnv, when set, also sends the manager's logs to stderr, as for
@@ -54,7 +55,7 @@ type managerRun struct {
 	// CertDir is the webhook server's certificate folder.
 	CertDir string
 
-	logs       *syncBuffer
+	logs       *harness.SyncBuffer
 	cancel     context.CancelFunc
 	done       chan error
 	copierDone chan struct{}
@@ -96,7 +97,7 @@ func startManager(s managerSetup) (*managerRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &managerRun{logs: &syncBuffer{}, CertDir: s.CertDir}
+	run := &managerRun{logs: &harness.SyncBuffer{}, CertDir: s.CertDir}
 	var sink io.Writer = run.logs
 	if os.Getenv(verboseEnv) != "" {
 		sink = io.MultiWriter(run.logs, os.Stderr)
@@ -275,24 +276,4 @@ func (m *managerRun) forbidden() error {
 		return nil
 	}
 	return fmt.Errorf("the manager was forbidden %d times:\n%s", len(lines), strings.Join(lines, "\n"))
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

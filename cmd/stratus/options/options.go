@@ -1,7 +1,7 @@
 // Package options is the stratus manager's command line: its flags, and
 // what they turn into (the guardrails' options, the webhook certificate
-// rotator). The binary and the tests that run the chart's manager
-// arguments share it.
+// rotator), with the scheme and cache options the manager is built with.
+// The binary and the tests that run a manager share it.
 package options
 
 import (
@@ -14,17 +14,42 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	compositionsv1alpha1 "github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
+	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
+	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
+	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
+	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/policy/admission"
 	"github.com/stratus-operator/stratus/policy/audit"
 	policysetup "github.com/stratus-operator/stratus/policy/setup"
 	"github.com/stratus-operator/stratus/providers/managed"
 	"github.com/stratus-operator/stratus/providers/registry"
 )
+
+// Scheme returns the scheme of every type the manager reads or writes.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme,
+		stratusv1alpha1.AddToScheme,
+		storagev1alpha1.AddToScheme,
+		databasev1alpha1.AddToScheme,
+		compositionsv1alpha1.AddToScheme,
+		policyv1alpha1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("build scheme: %w", err)
+		}
+	}
+	return s, nil
+}
 
 // Cache returns the options of the manager's cache. Managed fields are
 // dropped from every cached object: nothing reads them, and with the
