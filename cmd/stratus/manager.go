@@ -69,6 +69,7 @@ func runManager(ctx context.Context, cfg *rest.Config, opts options.Manager) err
 		PollInterval:            opts.PollInterval,
 		Timeout:                 opts.ReconcileTimeout,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		ClusterName:             opts.ClusterName,
 	}); err != nil {
 		return err
 	}

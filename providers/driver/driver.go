@@ -52,14 +52,28 @@ type Request[T Managed] struct {
 	// Connection holds the current contents of the connection Secret,
 	// including the credentials a CredentialGenerator made before Create.
 	Connection ConnectionDetails
+	// Owner is the object's identity. Create writes its mark on the new
+	// resource (in the create call itself where the cloud allows it, else
+	// right after, before any other setting); Update writes it whenever
+	// Observe reported the OwnershipField as drift, and keeps it on every
+	// write that replaces tags or labels.
+	Owner Owner
 }
 
 // Client acts on external resources of one kind for one provider account.
+//
+// Ownership: Observe reports the owner mark the resource carries
+// (Observation.Owner) and, when it is not req.Owner's, the OwnershipField as
+// drift. The reconciler checks the mark before it updates, adopts or deletes:
+// a client never changes or deletes a resource on its own judgement of who
+// owns it.
 type Client[T Managed] interface {
 	// Observe reads the external resource without changing it.
 	Observe(ctx context.Context, req Request[T]) (Observation, error)
-	// Create creates the external resource. It is not an error if the
-	// resource already exists.
+	// Create creates the external resource, marked with req.Owner. When the
+	// resource already exists (created meanwhile, or "already exists and
+	// yours"), Create changes nothing in it and returns no error: the
+	// reconciler then observes it and checks its owner before any write.
 	Create(ctx context.Context, req Request[T]) (ConnectionDetails, error)
 	// Update brings an existing external resource in line with the spec.
 	Update(ctx context.Context, req Request[T]) (ConnectionDetails, error)
@@ -84,6 +98,8 @@ type Observation struct {
 	Unsupported []string
 	// Connection are connection details to publish.
 	Connection ConnectionDetails
+	// Owner is the owner mark the resource carries, when it exists.
+	Owner OwnerMark
 }
 
 // UpToDate reports whether the resource matches the spec.
@@ -104,7 +120,8 @@ type CredentialGenerator interface {
 // that creates synchronously and a resource the call itself created. It
 // spares the reconciler that Observe, which is most of the calls of a create.
 type CreateObserver[T Managed] interface {
-	// CreateAndObserve does what Create does. When it returns an observation
+	// CreateAndObserve does what Create does. It returns an observation only
+	// for a resource the call itself created. When it returns an observation
 	// (and has written status.atProvider as Observe would), the reconciler
 	// uses it instead of observing; when it returns nil, the reconciler
 	// observes. The observation's Connection is the details to publish.

@@ -44,6 +44,11 @@ type Options struct {
 	// BaseBackoff and MaxBackoff bound the exponential backoff of failing
 	// reconciles.
 	BaseBackoff, MaxBackoff time.Duration
+	// ClusterName names this cluster in the owner mark of every cloud
+	// resource, so that clusters sharing an account never take each other's
+	// resources. registry.Setup defaults it to the UID of the kube-system
+	// namespace.
+	ClusterName string
 }
 
 func (o *Options) setDefaults() {

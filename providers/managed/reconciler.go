@@ -43,6 +43,10 @@ const (
 	reasonCannotPublishConnection  = "CannotPublishConnectionDetails"
 	reasonDeletionBlockedEvent     = "DeletionBlocked"
 	reasonUnsupportedFeaturesEvent = "UnsupportedFeatures"
+	reasonRefused                  = "Refused"
+	reasonExternalResourceMissing  = "ExternalResourceMissing"
+	reasonRecreatingExternal       = "RecreatingExternalResource"
+	reasonReleasedNotDeleted       = "ReleasedWithoutDeleting"
 )
 
 // Kind describes one managed-resource kind to the generic reconciler.
@@ -53,8 +57,14 @@ type Kind[T driver.Managed] struct {
 	Drivers map[stratusv1alpha1.Provider]driver.Driver[T]
 	// ExternalName returns the deterministic cloud name of an object that
 	// has no external-name annotation: a spec field if the kind has one,
-	// else a name derived from the namespace and name.
+	// else GeneratedName.
 	ExternalName func(T) string
+	// GeneratedName returns the name the operator generates for an object,
+	// unique to its namespace and name. A resource under that name that no
+	// object owns, found after a create this object began, is the object's
+	// own (a crash before the owner mark was written); under any other name
+	// it is adopted only where the provider configuration allows it.
+	GeneratedName func(T) string
 	// Region returns the region the spec asks for, "" when it names none.
 	Region func(T) string
 }
@@ -179,6 +189,9 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1
 		return r.fail(ctx, mr, "", reasonCannotConnect, err)
 	}
 	*provider = rc.Spec.Provider
+	if err := r.checkRecord(mr, r.externalName(mr), rc.Spec.Provider); err != nil {
+		return r.fail(ctx, mr, rc.key, reasonRefused, err)
+	}
 	drv, ok := r.kind.Drivers[rc.Spec.Provider]
 	if !ok {
 		return r.fail(ctx, mr, rc.key, reasonCannotConnect, driver.Terminalf("%s has no driver for provider %s (%s): use a provider configuration for one of %s",
@@ -199,7 +212,7 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1
 	if region == "" {
 		region = rc.Spec.Region
 	}
-	dreq := driver.Request[T]{Object: mr, ExternalName: r.externalName(mr), Region: region, Connection: conn}
+	dreq := driver.Request[T]{Object: mr, ExternalName: r.externalName(mr), Region: region, Connection: conn, Owner: r.owner(mr)}
 	op := operation[T]{rc: rc, client: cl, req: dreq, connName: connName}
 
 	obs, err := r.observe(ctx, op)
@@ -214,15 +227,10 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1
 			fmt.Sprintf("%s %q does not exist, and management policy ObserveOnly does not create it", r.gvk.Kind, dreq.ExternalName))
 		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonObserveOnly, "observed")
 		return ctrl.Result{RequeueAfter: r.pollInterval(mr)}, nil
+	case !obs.Exists && r.seen(mr):
+		return r.lost(ctx, mr, op)
 	case !obs.Exists:
 		return r.create(ctx, mr, op)
-	}
-	if !r.owns(mr) && mr.GetAnnotations()[stratusv1alpha1.AnnotationExternalName] == "" {
-		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonNameConflict,
-			fmt.Sprintf("a %s named %q already exists and this object did not create it", r.gvk.Kind, dreq.ExternalName))
-		return r.fail(ctx, mr, rc.key, reasonCannotCreate, &nameConflictError{err: driver.Terminalf(
-			"a %s named %q already exists and this object did not create it: set the %s annotation to %q to adopt it, or choose another name",
-			strings.ToLower(r.gvk.Kind), dreq.ExternalName, stratusv1alpha1.AnnotationExternalName, dreq.ExternalName)})
 	}
 	return r.sync(ctx, mr, op, obs)
 }
@@ -343,6 +351,22 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 	return r.sync(ctx, mr, op, obs)
 }
 
+// lost handles a cloud resource the operator managed for mr that is gone:
+// deleted behind its back, or not found through a changed configuration.
+// It is created again only when the spec asks for it.
+func (r *Reconciler[T]) lost(ctx context.Context, mr T, op operation[T]) (ctrl.Result, error) {
+	name := op.req.ExternalName
+	kind := strings.ToLower(r.gvk.Kind)
+	if !configChanged(mr) && mr.ManagedSpec().OnExternalDeletion == stratusv1alpha1.OnExternalDeletionRecreate {
+		r.event(ctx, mr, corev1.EventTypeWarning, reasonRecreatingExternal, "Create",
+			"%s %q was deleted outside Stratus; creating it again, empty (spec.onExternalDeletion is Recreate)", kind, name)
+		return r.create(ctx, mr, op)
+	}
+	err := r.missing(mr, name)
+	r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonExternalResourceMissing, err.Error())
+	return r.fail(ctx, mr, op.rc.key, reasonExternalResourceMissing, err)
+}
+
 // ensureCredentials persists generated credentials in the connection Secret
 // before Create, unless the Secret already holds them.
 func (r *Reconciler[T]) ensureCredentials(ctx context.Context, mr T, name string, conn driver.ConnectionDetails, gen driver.CredentialGenerator) (driver.ConnectionDetails, error) {
@@ -370,13 +394,29 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 	kind := strings.ToLower(r.gvk.Kind)
 	observeOnly := spec.ManagementPolicy == stratusv1alpha1.ManagementObserveOnly
 
-	if !r.owns(mr) && !controllerutil.ContainsFinalizer(mr, stratusv1alpha1.Finalizer) && !observeOnly {
+	// Nothing is written to a resource before the cloud's owner mark says
+	// it is this object's, or the operator's records and the platform
+	// team's adoption rules make it so.
+	adopted, err := r.claim(ctx, mr, op, obs)
+	if err != nil {
+		if rf, ok := asRefusal(err); ok && rf.reason == stratusv1alpha1.ReasonNameConflict {
+			r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonNameConflict, err.Error())
+		}
+		return r.fail(ctx, mr, op.rc.key, reasonRefused, err)
+	}
+	if observeOnly {
+		obs.Drift = withoutOwnership(obs.Drift) // observing never writes a mark
+	}
+	if !controllerutil.ContainsFinalizer(mr, stratusv1alpha1.Finalizer) && !observeOnly {
 		// Adoption by external name: from now on deletion is ours to handle.
 		if err := r.patchMeta(ctx, mr, func(o client.Object) { controllerutil.AddFinalizer(o, stratusv1alpha1.Finalizer) }); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adopt %s %q: %w", kind, req.ExternalName, err)
 		}
+	}
+	if adopted && !observeOnly {
 		r.event(ctx, mr, corev1.EventTypeNormal, reasonAdoptedExternalResource, "Adopt", "adopted existing %s %q", kind, req.ExternalName)
 	}
+	r.record(mr, op)
 
 	// Drift is a difference from a spec that has not changed since it was
 	// last synced: a change made in the cloud behind the operator's back.
@@ -470,7 +510,21 @@ func (r *Reconciler[T]) delete(ctx context.Context, mr T, op operation[T], obs d
 	req := op.req
 	kind := strings.ToLower(r.gvk.Kind)
 	if !obs.Exists {
+		if configChanged(mr) {
+			// The resource may well exist where it was managed: deleting
+			// through another account must not abandon it.
+			return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, r.missing(mr, req.ExternalName))
+		}
 		return ctrl.Result{}, r.finalize(ctx, mr, op.connName, false)
+	}
+	if _, err := r.claim(ctx, mr, op, obs); err != nil {
+		if _, ok := asRefusal(err); !ok {
+			return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, err)
+		}
+		// Not this object's to delete: let the object go, and the resource
+		// be.
+		r.event(ctx, mr, corev1.EventTypeWarning, reasonReleasedNotDeleted, "Delete", "did not delete %s %q: %v", kind, req.ExternalName, err)
+		return ctrl.Result{}, r.finalize(ctx, mr, op.connName, true)
 	}
 	r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeleting, fmt.Sprintf("deleting %s %q", kind, req.ExternalName))
 	if err := op.rc.limiter.Wait(ctx); err != nil {
@@ -525,12 +579,12 @@ func (r *Reconciler[T]) finalize(ctx context.Context, mr T, connName string, orp
 func (r *Reconciler[T]) fail(ctx context.Context, mr T, configKey, eventReason string, err error) (ctrl.Result, error) {
 	reason := stratusv1alpha1.ReasonReconcileError
 	message := err.Error()
+	rf, refused := asRefusal(err)
 	switch {
+	case refused:
+		reason = rf.reason
 	case driver.IsTerminal(err):
 		reason = stratusv1alpha1.ReasonInvalidSpec
-		if conflict := (*nameConflictError)(nil); errors.As(err, &conflict) {
-			reason = stratusv1alpha1.ReasonNameConflict
-		}
 		message += " (not retried until the spec changes)"
 	case driver.IsThrottled(err):
 		reason = stratusv1alpha1.ReasonThrottled
@@ -546,18 +600,19 @@ func (r *Reconciler[T]) fail(ctx context.Context, mr T, configKey, eventReason s
 		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonUnavailable, "not reconciled yet: "+reason)
 	}
 	r.event(ctx, mr, corev1.EventTypeWarning, eventReason, "Reconcile", "%s", message)
-	if driver.IsTerminal(err) {
+	switch {
+	case refused:
+		return ctrl.Result{RequeueAfter: r.pollInterval(mr)}, nil
+	case driver.IsTerminal(err):
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, err
 }
 
-// nameConflictError is a terminal error: the cloud resource under the
-// object's name exists and the object neither created nor adopted it.
-type nameConflictError struct{ err error }
-
-func (e *nameConflictError) Error() string { return e.err.Error() }
-func (e *nameConflictError) Unwrap() error { return e.err }
+// withoutOwnership drops the ownership field from drift.
+func withoutOwnership(drift []stratusv1alpha1.DriftedField) []stratusv1alpha1.DriftedField {
+	return slices.DeleteFunc(drift, func(d stratusv1alpha1.DriftedField) bool { return d.Field == driver.OwnershipField })
+}
 
 // owns reports whether the operator created (or began to create) the
 // object's cloud resource. The create-succeeded mark of earlier versions

@@ -3,6 +3,7 @@ package managed
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,6 +49,9 @@ type cloud struct {
 	updates, deletes    atomic.Int32
 	connects            atomic.Int32
 	createdWithPassword string
+	// owner is the owner mark the resource carries; Create writes the
+	// request's.
+	owner driver.OwnerMark
 }
 
 // generatingClient is a client that also generates credentials.
@@ -80,7 +84,7 @@ func (c *cloud) driver(generates bool) driver.Driver[bucket] {
 				}
 				req.Object.Status.AtProvider.Name = req.ExternalName
 				return driver.Observation{Exists: true, Available: !c.unavailable, State: "creating", Drift: c.drift,
-					Connection: driver.ConnectionDetails{"bucket": []byte(req.ExternalName)}}, nil
+					Connection: driver.ConnectionDetails{"bucket": []byte(req.ExternalName)}, Owner: c.owner}, nil
 			},
 			CreateFn: func(_ context.Context, req driver.Request[bucket]) (driver.ConnectionDetails, error) {
 				c.creates.Add(1)
@@ -88,6 +92,7 @@ func (c *cloud) driver(generates bool) driver.Driver[bucket] {
 					return nil, c.createErr
 				}
 				c.exists = true
+				c.owner = req.Owner.Mark()
 				c.createdWithPassword = string(req.Connection["password"])
 				return nil, nil
 			},
@@ -190,28 +195,56 @@ type harness struct {
 
 func newHarness(t *testing.T, c *cloud, generates bool, objs ...client.Object) harness {
 	t.Helper()
-	pc := &stratusv1alpha1.ProviderConfig{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "aws"},
-		Spec: stratusv1alpha1.ProviderConfigSpec{
-			Provider:    stratusv1alpha1.ProviderAWS,
-			Region:      "eu-west-1",
-			Credentials: stratusv1alpha1.Credentials{Source: stratusv1alpha1.CredentialsSourceAmbient},
-		},
+	// The namespace is labelled for Ambient credentials: the tests' default
+	// configuration uses them. A test may pass its own configuration "aws".
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team", Labels: map[string]string{stratusv1alpha1.LabelAllowAmbientCredentials: "true"}}}
+	objs = append(objs, ns)
+	if !slices.ContainsFunc(objs, func(o client.Object) bool { _, ok := o.(*stratusv1alpha1.ProviderConfig); return ok }) {
+		objs = append(objs, &stratusv1alpha1.ProviderConfig{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "aws"},
+			Spec: stratusv1alpha1.ProviderConfigSpec{
+				Provider:    stratusv1alpha1.ProviderAWS,
+				Region:      "eu-west-1",
+				Credentials: stratusv1alpha1.Credentials{Source: stratusv1alpha1.CredentialsSourceAmbient},
+			},
+		})
 	}
 	cl := fake.NewClientBuilder().WithScheme(testScheme(t)).
-		WithObjects(append(objs, pc)...).
+		WithObjects(objs...).
 		WithStatusSubresource(&storagev1alpha1.Bucket{}).
 		Build()
 	rec := events.NewFakeRecorder(100)
 	kind := Kind[bucket]{
 		New:          func() bucket { return &storagev1alpha1.Bucket{} },
 		Drivers:      map[stratusv1alpha1.Provider]driver.Driver[bucket]{stratusv1alpha1.ProviderAWS: c.driver(generates)},
-		ExternalName: func(b bucket) string { return b.Namespace + "-" + b.Name },
-		Region:       func(b bucket) string { return b.Spec.Region },
+		ExternalName:  func(b bucket) string { return b.Namespace + "-" + b.Name },
+		GeneratedName: func(b bucket) string { return b.Namespace + "-" + b.Name },
+		Region:        func(b bucket) string { return b.Spec.Region },
 	}
 	gvk := storagev1alpha1.GroupVersion.WithKind("Bucket")
-	r := NewReconciler(kind, gvk, cl, cl, NewProviderConfigs(cl, cl), rec, Options{Timeout: 200 * time.Millisecond})
+	r := NewReconciler(kind, gvk, cl, cl, NewProviderConfigs(cl, cl), rec, Options{Timeout: 200 * time.Millisecond, ClusterName: testCluster})
 	return harness{r: r, client: cl, recorder: rec}
+}
+
+// testCluster is the cluster name of the reconcilers under test.
+const testCluster = "test-cluster"
+
+// adoptingConfig returns the configuration "aws" with credentials from a
+// Secret of the namespace and adoption allowed, and its Secret.
+func adoptingConfig() []client.Object {
+	return []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "aws-credentials"}, Data: map[string][]byte{"key": []byte("k")}},
+		&stratusv1alpha1.ProviderConfig{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "aws"},
+			Spec: stratusv1alpha1.ProviderConfigSpec{
+				Provider: stratusv1alpha1.ProviderAWS,
+				Region:   "eu-west-1",
+				Credentials: stratusv1alpha1.Credentials{Source: stratusv1alpha1.CredentialsSourceSecret,
+					SecretRef: &stratusv1alpha1.SecretReference{Name: "aws-credentials"}},
+				Adoption: &stratusv1alpha1.NamespacePolicy{From: stratusv1alpha1.NamespacesFromAll},
+			},
+		},
+	}
 }
 
 func (h harness) reconcile(t *testing.T) (ctrl.Result, error) {
@@ -264,7 +297,9 @@ func TestReconcile(t *testing.T) {
 		reason string
 		bucket *storagev1alpha1.Bucket
 		cloud  *cloud
-		want   outcome
+		// adopt uses a configuration that lets the namespace adopt.
+		adopt bool
+		want  outcome
 	}{
 		{
 			reason: "a new bucket is created, observed and Ready in one reconcile",
@@ -305,6 +340,7 @@ func TestReconcile(t *testing.T) {
 				b.Annotations = map[string]string{stratusv1alpha1.AnnotationExternalName: "existing"}
 			}),
 			cloud: &cloud{exists: true, drift: []stratusv1alpha1.DriftedField{{Field: "spec.labels", Desired: "a=1", Observed: ""}}},
+			adopt: true,
 			want:  outcome{Ready: "True/Available", Synced: "True/ObserveOnly", Events: []string{"DriftDetected"}, Requeue: true, Drift: 1},
 		},
 		{
@@ -317,14 +353,15 @@ func TestReconcile(t *testing.T) {
 			reason: "an existing bucket this object did not create is not taken over",
 			bucket: newBucket(),
 			cloud:  &cloud{exists: true},
-			want:   outcome{Ready: "False/NameConflict", Synced: "False/NameConflict", Events: []string{"CannotCreateExternalResource"}},
+			want:   outcome{Ready: "False/NameConflict", Synced: "False/NameConflict", Events: []string{"Refused"}, Requeue: true},
 		},
 		{
-			reason: "an existing bucket named by the external-name annotation is adopted",
+			reason: "an existing bucket named by the external-name annotation is adopted where the configuration allows it",
 			bucket: newBucket(func(b *storagev1alpha1.Bucket) {
 				b.Annotations = map[string]string{stratusv1alpha1.AnnotationExternalName: "existing"}
 			}),
 			cloud: &cloud{exists: true},
+			adopt: true,
 			want:  outcome{Ready: "True/Available", Synced: "True/ReconcileSuccess", Events: []string{"AdoptedExternalResource"}, Requeue: true},
 		},
 		{
@@ -374,7 +411,11 @@ func TestReconcile(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
-			h := newHarness(t, tc.cloud, false, tc.bucket)
+			objs := []client.Object{tc.bucket}
+			if tc.adopt {
+				objs = append(objs, adoptingConfig()...)
+			}
+			h := newHarness(t, tc.cloud, false, objs...)
 			res, err := h.reconcile(t)
 			b := h.get(t)
 			got := outcome{

@@ -16,8 +16,10 @@ func TestNames(t *testing.T) {
 		wantBucket      string
 		wantDatabase    string
 	}{
-		{reason: "short names are joined", namespace: "team-a", name: "logs", wantBucket: "team-a-logs", wantDatabase: "team_a_logs"},
-		{reason: "dots become underscores in database names", namespace: "prod", name: "app.v1", wantBucket: "prod-app.v1", wantDatabase: "prod_app_v1"},
+		{reason: "short names are joined, with a hash of namespace and name", namespace: "team-a", name: "logs", wantBucket: "team-a-logs-deb55dfc", wantDatabase: "team_a_logs_deb55dfc"},
+		{reason: "names that join alike get other hashes", namespace: "team", name: "a-logs"},
+		{reason: "dots become '-' in bucket names and '_' in database names", namespace: "prod", name: "app.v1", wantBucket: "prod-app-v1-c7314a13", wantDatabase: "prod_app_v1_c7314a13"},
+		{reason: "a name that joins alike with dots gets another hash", namespace: "prod", name: "app-v1"},
 		{reason: "long names are shortened with a hash", namespace: "ns", name: long},
 		{reason: "another long name gets another hash", namespace: "ns", name: long + "b"},
 	}

@@ -1,8 +1,16 @@
 package registry
 
 import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
@@ -23,6 +31,7 @@ import (
 // +kubebuilder:rbac:groups=stratus.dev,resources=providerconfigs;clusterproviderconfigs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Drivers are the drivers of every kind, by provider. Tests and benchmarks
 // may build their own.
@@ -57,7 +66,8 @@ func BucketKind(drivers map[stratusv1alpha1.Provider]driver.Driver[*storagev1alp
 			}
 			return BucketName(b.Namespace, b.Name)
 		},
-		Region: func(b *storagev1alpha1.Bucket) string { return b.Spec.Region },
+		GeneratedName: func(b *storagev1alpha1.Bucket) string { return BucketName(b.Namespace, b.Name) },
+		Region:        func(b *storagev1alpha1.Bucket) string { return b.Spec.Region },
 	}
 }
 
@@ -72,8 +82,24 @@ func DatabaseKind(drivers map[stratusv1alpha1.Provider]driver.Driver[*databasev1
 			}
 			return DatabaseName(d.Namespace, d.Name)
 		},
-		Region: func(d *databasev1alpha1.Database) string { return d.Spec.Region },
+		GeneratedName: func(d *databasev1alpha1.Database) string { return DatabaseName(d.Namespace, d.Name) },
+		Region:        func(d *databasev1alpha1.Database) string { return d.Spec.Region },
 	}
+}
+
+// clusterUIDTimeout bounds the lookup of the cluster's identity at start.
+const clusterUIDTimeout = 30 * time.Second
+
+// ClusterUID returns the UID of the kube-system namespace: a name for the
+// cluster that stays the same for its life and differs between clusters.
+func ClusterUID(ctx context.Context, reader client.Reader) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, clusterUIDTimeout)
+	defer cancel()
+	var ns corev1.Namespace
+	if err := reader.Get(ctx, types.NamespacedName{Name: metav1.NamespaceSystem}, &ns); err != nil {
+		return "", fmt.Errorf("name the cluster by the UID of namespace %s (or set --cluster-name): %w", metav1.NamespaceSystem, err)
+	}
+	return string(ns.UID), nil
 }
 
 // ManagedKinds are the kinds Setup reconciles.
@@ -84,8 +110,16 @@ func ManagedKinds() []schema.GroupVersionKind {
 	}
 }
 
-// Setup registers the reconciler of every managed kind with mgr.
+// Setup registers the reconciler of every managed kind with mgr. Without
+// opts.ClusterName, the cluster is named by its kube-system namespace's UID.
 func Setup(mgr ctrl.Manager, drivers Drivers, opts managed.Options) error {
+	if opts.ClusterName == "" {
+		name, err := ClusterUID(context.Background(), mgr.GetAPIReader())
+		if err != nil {
+			return err
+		}
+		opts.ClusterName = name
+	}
 	configs := managed.NewProviderConfigs(mgr.GetClient(), mgr.GetAPIReader())
 	if err := managed.Setup(mgr, BucketKind(drivers.Buckets), configs, opts); err != nil {
 		return err

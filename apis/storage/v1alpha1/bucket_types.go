@@ -127,10 +127,13 @@ type BucketSpec struct {
 	// +kubebuilder:validation:MaxItems=50
 	Lifecycle []LifecycleRule `json:"lifecycle,omitempty"`
 
-	// labels are tags on the bucket (labels on Google Cloud).
+	// labels are tags on the bucket (labels on Google Cloud). At most 45:
+	// S3 allows 50 tags, and the operator's owner mark takes 5. Keys that
+	// start with stratus.dev/ or stratus-owner are the operator's.
 	// +optional
-	// +kubebuilder:validation:MaxProperties=50
+	// +kubebuilder:validation:MaxProperties=45
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 128 && size(self[k]) <= 256)",message="label keys are at most 128 characters and values at most 256"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('stratus.dev/') && !k.startsWith('stratus-owner'))",message="label keys starting with stratus.dev/ or stratus-owner are reserved for the operator's owner mark"
 	Labels map[string]string `json:"labels,omitempty"`
 
 	// forceDestroy lets deletion delete the objects in the bucket. Without

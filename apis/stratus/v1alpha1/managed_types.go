@@ -65,6 +65,21 @@ const (
 	ReasonNameConflict     = "NameConflict"
 	ReasonThrottled        = "Throttled"
 	ReasonBadCredentials   = "BadCredentials"
+	// ReasonProviderConfigNotAllowed: the provider configuration may not be
+	// used from this namespace, or uses what its namespace is not allowed.
+	ReasonProviderConfigNotAllowed = "ProviderConfigNotAllowed"
+	// ReasonAdoptionNotAllowed: the cloud resource exists, no object owns
+	// it, and the provider configuration does not let this namespace adopt.
+	ReasonAdoptionNotAllowed = "AdoptionNotAllowed"
+	// ReasonExternalNameImmutable: the external name changed after the
+	// operator began to manage the resource.
+	ReasonExternalNameImmutable = "ExternalNameImmutable"
+	// ReasonProviderConfigChanged: providerConfigRef now reaches another
+	// provider or account than the one the resource lives in.
+	ReasonProviderConfigChanged = "ProviderConfigChanged"
+	// ReasonExternalResourceMissing: the cloud resource the operator managed
+	// was deleted behind its back and is not recreated.
+	ReasonExternalResourceMissing = "ExternalResourceMissing"
 )
 
 // Reasons of the FeaturesSupported condition.
@@ -97,6 +112,22 @@ const (
 	// ManagementObserveOnly only reads the cloud resource: it never creates,
 	// changes or deletes it, and reports drift without correcting it.
 	ManagementObserveOnly ManagementPolicy = "ObserveOnly"
+)
+
+// OnExternalDeletion says what happens when the cloud resource the operator
+// manages is deleted behind its back.
+// +kubebuilder:validation:Enum=Report;Recreate
+type OnExternalDeletion string
+
+// The OnExternalDeletion values.
+const (
+	// OnExternalDeletionReport reports the loss (a Warning Event and
+	// Ready=False ExternalResourceMissing) and creates nothing: a new, empty
+	// bucket or database under the same name would hide that data was lost.
+	OnExternalDeletionReport OnExternalDeletion = "Report"
+	// OnExternalDeletionRecreate creates the resource again, empty, and
+	// says so in a Warning Event.
+	OnExternalDeletionRecreate OnExternalDeletion = "Recreate"
 )
 
 // ProviderConfigKind is the kind of a provider configuration.
@@ -163,6 +194,32 @@ type ManagedResourceSpec struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="pollInterval must be between 10s and 24h"
 	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
+
+	// onExternalDeletion says what happens when the cloud resource is
+	// deleted behind the operator's back: Report (the default) says so and
+	// creates nothing; Recreate creates it again, empty.
+	// +optional
+	// +kubebuilder:default=Report
+	OnExternalDeletion OnExternalDeletion `json:"onExternalDeletion,omitempty"`
+}
+
+// ExternalResourceStatus records the cloud resource the operator manages for
+// an object, once it has found it to be the object's own. Only the operator
+// writes status, so this is the operator's record, not a user's claim.
+type ExternalResourceStatus struct {
+	// name of the resource in the cloud.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// provider the resource lives in.
+	// +required
+	Provider Provider `json:"provider"`
+
+	// providerConfigRef is the configuration the resource was last reached
+	// with.
+	// +required
+	ProviderConfigRef ProviderConfigReference `json:"providerConfigRef"`
 }
 
 // DriftedField is a field in which the cloud differs from the spec.
@@ -207,4 +264,9 @@ type ManagedResourceStatus struct {
 	// lastDriftTime is when drift was last detected.
 	// +optional
 	LastDriftTime *metav1.Time `json:"lastDriftTime,omitempty"`
+
+	// externalResource is the cloud resource the operator manages for this
+	// object, set once it found the resource to be this object's own.
+	// +optional
+	ExternalResource *ExternalResourceStatus `json:"externalResource,omitempty"`
 }

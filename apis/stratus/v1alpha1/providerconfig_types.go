@@ -104,6 +104,49 @@ type PostgreSQLConnection struct {
 	AdminDatabase string `json:"adminDatabase,omitempty"`
 }
 
+// NamespaceFrom says which namespaces a NamespacePolicy admits.
+// +kubebuilder:validation:Enum=All;Selector;None
+type NamespaceFrom string
+
+// The NamespaceFrom values.
+const (
+	// NamespacesFromAll admits every namespace.
+	NamespacesFromAll NamespaceFrom = "All"
+	// NamespacesFromSelector admits the namespaces whose labels match the
+	// selector. Namespace labels are the platform team's: a namespaced role
+	// cannot change them.
+	NamespacesFromSelector NamespaceFrom = "Selector"
+	// NamespacesFromNone admits no namespace.
+	NamespacesFromNone NamespaceFrom = "None"
+)
+
+// NamespacePolicy says which namespaces something is granted to, like the
+// Gateway API's allowedRoutes.namespaces.
+// +kubebuilder:validation:XValidation:rule="self.from != 'Selector' || has(self.selector)",message="selector is required when from is Selector"
+// +kubebuilder:validation:XValidation:rule="self.from == 'Selector' || !has(self.selector)",message="selector is only allowed when from is Selector"
+type NamespacePolicy struct {
+	// from is All, Selector (the namespaces selector matches) or None.
+	// +required
+	From NamespaceFrom `json:"from"`
+
+	// selector of namespace labels, when from is Selector.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// Namespace labels with which a platform team lets a namespace's own
+// ProviderConfigs use what is otherwise only for ClusterProviderConfigs.
+// They are closed by default: a namespaced role cannot label its namespace.
+const (
+	// LabelAllowAmbientCredentials, "true" on a namespace, lets its
+	// ProviderConfigs use the operator's own (Ambient) credentials.
+	LabelAllowAmbientCredentials = "stratus.dev/allow-ambient-credentials"
+	// LabelAllowCustomEndpoints, "true" on a namespace, lets its
+	// ProviderConfigs send credentials to a place they choose: spec.endpoint
+	// and the PostgreSQL host.
+	LabelAllowCustomEndpoints = "stratus.dev/allow-custom-endpoints"
+)
+
 // ProviderConfigSpec says which provider to use and how to reach it.
 // +kubebuilder:validation:XValidation:rule="self.provider != 'PostgreSQL' || has(self.postgresql)",message="postgresql is required when provider is PostgreSQL"
 // +kubebuilder:validation:XValidation:rule="self.provider != 'PostgreSQL' || self.credentials.source == 'Secret'",message="the PostgreSQL provider needs credentials from a Secret"
@@ -135,6 +178,23 @@ type ProviderConfigSpec struct {
 	// rateLimit bounds the operations made with this configuration.
 	// +optional
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	// allowedNamespaces says which namespaces' managed resources may use a
+	// ClusterProviderConfig. Defaults to All. A resource in another
+	// namespace gets Synced=False ProviderConfigNotAllowed and nothing is
+	// called in the cloud. Not allowed on a ProviderConfig, which serves its
+	// own namespace only.
+	// +optional
+	AllowedNamespaces *NamespacePolicy `json:"allowedNamespaces,omitempty"`
+
+	// adoption says which namespaces may adopt, by the
+	// stratus.dev/external-name annotation, a cloud resource that no Stratus
+	// object owns. Defaults to None. On a ProviderConfig only All and None
+	// apply, and All only with credentials from its own Secret (the
+	// namespace's own account). A resource owned by another object is never
+	// adopted.
+	// +optional
+	Adoption *NamespacePolicy `json:"adoption,omitempty"`
 }
 
 // ProviderConfigStatus reports how many managed resources use a configuration.
@@ -155,6 +215,13 @@ type ProviderConfigStatus struct {
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // ProviderConfig says how managed resources in its namespace reach a cloud.
+// It uses only its own namespace: its Secret is there, and Ambient
+// credentials, an endpoint or a PostgreSQL host work only in a namespace the
+// platform team labelled for them (LabelAllowAmbientCredentials,
+// LabelAllowCustomEndpoints).
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.credentials.secretRef) || !has(self.spec.credentials.secretRef.__namespace__) || self.spec.credentials.secretRef.__namespace__ == ''",message="spec.credentials.secretRef.namespace must be empty: a ProviderConfig reads its Secret from its own namespace (use a ClusterProviderConfig for a Secret elsewhere)"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.allowedNamespaces)",message="spec.allowedNamespaces is for a ClusterProviderConfig: a ProviderConfig serves its own namespace only"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.adoption) || self.spec.adoption.from != 'Selector'",message="spec.adoption.from must be All or None on a ProviderConfig"
 type ProviderConfig struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -68,6 +68,7 @@ type Manager struct {
 	PollInterval            time.Duration
 	ReconcileTimeout        time.Duration
 	MaxConcurrentReconciles int
+	ClusterName             string
 	Webhook                 Webhook
 	Zap                     zap.Options
 }
@@ -96,6 +97,7 @@ func (o *Manager) Bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.PollInterval, "poll-interval", managed.DefaultPollInterval, "how often a Ready resource is observed for drift, unless its spec.pollInterval says otherwise")
 	fs.DurationVar(&o.ReconcileTimeout, "reconcile-timeout", 2*time.Minute, "longest time one reconcile may take")
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 10, "objects of one kind reconciled at once")
+	fs.StringVar(&o.ClusterName, "cluster-name", "", "names this cluster in the owner mark of every cloud resource (default: the UID of the kube-system namespace); keep it stable for the cluster's life")
 	o.Webhook.bind(fs)
 	o.Zap.BindFlags(fs)
 }
