@@ -524,7 +524,7 @@ func (r *Reconciler[T]) delete(ctx context.Context, mr T, op operation[T], obs d
 		// Not this object's to delete: let the object go, and the resource
 		// be.
 		r.event(ctx, mr, corev1.EventTypeWarning, reasonReleasedNotDeleted, "Delete", "did not delete %s %q: %v", kind, req.ExternalName, err)
-		return ctrl.Result{}, r.finalize(ctx, mr, op.connName, true)
+		return ctrl.Result{}, r.finalize(ctx, mr, op.connName, false)
 	}
 	r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeleting, fmt.Sprintf("deleting %s %q", kind, req.ExternalName))
 	if err := op.rc.limiter.Wait(ctx); err != nil {
