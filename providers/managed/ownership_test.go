@@ -326,7 +326,6 @@ func hasNamespacedConfig(objs []client.Object) bool {
 	return false
 }
 
-
 // TestCreateMarksTheResource proves the request carries the object's
 // identity, which the cloud then reports as its owner.
 func TestCreateMarksTheResource(t *testing.T) {

@@ -215,8 +215,8 @@ func newHarness(t *testing.T, c *cloud, generates bool, objs ...client.Object) h
 		Build()
 	rec := events.NewFakeRecorder(100)
 	kind := Kind[bucket]{
-		New:           func() bucket { return &storagev1alpha1.Bucket{} },
-		Drivers:       map[stratusv1alpha1.Provider]driver.Driver[bucket]{stratusv1alpha1.ProviderAWS: c.driver(generates)},
+		New:     func() bucket { return &storagev1alpha1.Bucket{} },
+		Drivers: map[stratusv1alpha1.Provider]driver.Driver[bucket]{stratusv1alpha1.ProviderAWS: c.driver(generates)},
 		ExternalName: func(b bucket) string {
 			if b.Spec.BucketName != "" {
 				return b.Spec.BucketName
