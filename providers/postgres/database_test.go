@@ -65,7 +65,7 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("%s\nCreate(...) connection details: -want, +got:\n%s", tt.reason, diff)
 			}
 			loginAndCreateTable(t, string(details[driver.ConnectionURI]), "first")
-			wantComment := "managed by stratus: test/lifecycle " + string(db.UID)
+			wantComment := req.Owner.Comment()
 			if diff := cmp.Diff(map[string]string{"database": wantComment, "role": wantComment}, comments(t, tt.database, owner)); diff != "" {
 				t.Errorf("%s\nafter Create, comments: -want, +got:\n%s", tt.reason, diff)
 			}
@@ -75,7 +75,7 @@ func TestLifecycle(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s\nObserve(...): %v", tt.reason, err)
 			}
-			want := driver.Observation{Exists: true, Available: true, State: "available", Connection: details}
+			want := driver.Observation{Exists: true, Available: true, State: "available", Connection: details, Owner: req.Owner.Mark()}
 			if diff := cmp.Diff(want, obs); diff != "" {
 				t.Errorf("%s\nObserve(...): -want, +got:\n%s", tt.reason, diff)
 			}
@@ -187,7 +187,11 @@ func TestObserveOwnerRoleMissing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Observe(...): %v", err)
 	}
-	want := []stratusv1alpha1.DriftedField{{Field: "spec.owner", Desired: "missing_role_owner", Observed: "postgres (role missing_role_owner does not exist)"}}
+	// It was not created by this object either: it carries no owner mark.
+	want := []stratusv1alpha1.DriftedField{
+		{Field: driver.OwnershipField, Desired: req.Owner.ID(), Observed: driver.NoValue},
+		{Field: "spec.owner", Desired: "missing_role_owner", Observed: "postgres (role missing_role_owner does not exist)"},
+	}
 	if diff := cmp.Diff(want, obs.Drift); diff != "" {
 		t.Errorf("Observe(...) drift: -want, +got:\n%s", diff)
 	}
@@ -197,6 +201,10 @@ func TestObserveOwnerRoleMissing(t *testing.T) {
 	}
 	if owner, _ := databaseOwner(t, "missing_role"); owner != "missing_role_owner" {
 		t.Errorf("after Update, the owner is %q; want missing_role_owner", owner)
+	}
+	wantComments := map[string]string{"database": req.Owner.Comment(), "role": req.Owner.Comment()}
+	if diff := cmp.Diff(wantComments, comments(t, "missing_role", "missing_role_owner")); diff != "" {
+		t.Errorf("after Update, comments: -want, +got:\n%s", diff)
 	}
 	loginAndCreateTable(t, string(details[driver.ConnectionURI]), "t")
 }
@@ -233,6 +241,8 @@ func TestValidation(t *testing.T) {
 		{reason: "Nor is a template.", externalName: "template1", want: "spec.databaseName"},
 		{reason: "PostgreSQL would truncate a longer name.", externalName: strings.Repeat("x", 64), want: "63 bytes"},
 		{reason: "The admin user's password must not be reset.", mutate: func(d *databasev1alpha1.Database) { d.Spec.Owner = pg.User }, want: "admin user"},
+		{reason: "A predefined role is reserved.", mutate: func(d *databasev1alpha1.Database) { d.Spec.Owner = "pg_read_server_files" }, want: "reserved by PostgreSQL"},
+		{reason: "PUBLIC is reserved.", mutate: func(d *databasev1alpha1.Database) { d.Spec.Owner = "public" }, want: "reserved by PostgreSQL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.reason, func(t *testing.T) {
@@ -280,17 +290,21 @@ func TestValidation(t *testing.T) {
 func TestDeleteKeepsRolesItDidNotCreate(t *testing.T) {
 	c := connectClient(t, superuserConfig())
 
+	// Before owner marks, naming a pre-existing role as owner used the role;
+	// it is now refused, and a database such a role owns (made by hand and
+	// adopted) is dropped without the role.
 	t.Run("a pre-existing role named as owner", func(t *testing.T) {
 		admin(t, "CREATE ROLE preexisting_owner LOGIN")
-		t.Cleanup(func() { admin(t, "DROP ROLE IF EXISTS preexisting_owner") })
+		t.Cleanup(func() { admin(t, "DROP DATABASE IF EXISTS preexisting_db", "DROP ROLE IF EXISTS preexisting_owner") })
 		db := newDatabase("preexisting", func(d *databasev1alpha1.Database) { d.Spec.Owner = "preexisting_owner" })
 		req := newRequest(db, "preexisting_db", newPassword(t, c))
-		if _, err := c.Create(t.Context(), req); err != nil {
-			t.Fatalf("Create(...): %v", err)
+		if _, err := c.Create(t.Context(), req); !driver.IsTerminal(err) {
+			t.Fatalf("Create(...) naming a role this object did not create: %v; want a terminal error", err)
 		}
-		if owner, _ := databaseOwner(t, "preexisting_db"); owner != "preexisting_owner" {
-			t.Fatalf("after Create, the owner is %q; want preexisting_owner", owner)
+		if _, exists := databaseOwner(t, "preexisting_db"); exists {
+			t.Fatalf("Create(...) naming a role this object did not create made the database")
 		}
+		admin(t, "CREATE DATABASE preexisting_db OWNER preexisting_owner")
 		if err := deleteEventually(t, c, req); err != nil {
 			t.Fatalf("Delete(...): %v", err)
 		}
@@ -302,6 +316,8 @@ func TestDeleteKeepsRolesItDidNotCreate(t *testing.T) {
 		}
 	})
 
+	// Another Database may no longer share the role; a role that still owns
+	// a database blocks its own drop.
 	t.Run("a role another Database created", func(t *testing.T) {
 		t.Cleanup(func() {
 			admin(t, "DROP DATABASE IF EXISTS shared_a", "DROP DATABASE IF EXISTS shared_b", "DROP ROLE IF EXISTS shared_owner")
@@ -310,19 +326,24 @@ func TestDeleteKeepsRolesItDidNotCreate(t *testing.T) {
 		password := newPassword(t, c)
 		reqA := newRequest(newDatabase("a", shared), "shared_a", password)
 		reqB := newRequest(newDatabase("b", shared), "shared_b", password)
-		for _, req := range []driver.Request[*databasev1alpha1.Database]{reqA, reqB} {
-			if _, err := c.Create(t.Context(), req); err != nil {
-				t.Fatalf("Create(%s): %v", req.ExternalName, err)
-			}
+		if _, err := c.Create(t.Context(), reqA); err != nil {
+			t.Fatalf("Create(a): %v", err)
+		}
+		if _, err := c.Create(t.Context(), reqB); !driver.IsTerminal(err) {
+			t.Fatalf("Create(b) naming a's role: %v; want a terminal error", err)
+		}
+		if _, exists := databaseOwner(t, "shared_b"); exists {
+			t.Fatalf("Create(b) naming a's role made the database")
 		}
 
-		// A made the role, which still owns B's database.
+		// A made the role, which still owns a database made by hand.
+		admin(t, "CREATE DATABASE shared_b OWNER shared_owner")
 		err := c.Delete(t.Context(), reqA)
 		if !driver.IsBlocked(err) {
-			t.Fatalf("Delete(a) while b's database is owned by a's role: %v; want a Blocked error", err)
+			t.Fatalf("Delete(a) while another database is owned by a's role: %v; want a Blocked error", err)
 		}
 		if !roleExists(t, "shared_owner") {
-			t.Fatalf("Delete(a) dropped the role b's database needs")
+			t.Fatalf("Delete(a) dropped the role another database needs")
 		}
 		if err := deleteEventually(t, c, reqB); err != nil {
 			t.Fatalf("Delete(b): %v", err)

@@ -129,10 +129,18 @@ func newDatabase(name string, mutate ...func(*databasev1alpha1.Database)) *datab
 	return db
 }
 
+// testCluster is the cluster of the owners of the tests' requests.
+const testCluster = "test-cluster"
+
+// ownerOf is the identity of db, as the reconciler makes it.
+func ownerOf(db *databasev1alpha1.Database) driver.Owner {
+	return driver.Owner{Cluster: testCluster, Namespace: db.Namespace, Name: db.Name, UID: string(db.UID)}
+}
+
 // newRequest asks about db, named externalName on the server, with password
 // in the connection Secret when it is not empty.
 func newRequest(db *databasev1alpha1.Database, externalName, password string) driver.Request[*databasev1alpha1.Database] {
-	req := driver.Request[*databasev1alpha1.Database]{Object: db, ExternalName: externalName}
+	req := driver.Request[*databasev1alpha1.Database]{Object: db, ExternalName: externalName, Owner: ownerOf(db)}
 	if password != "" {
 		req.Connection = driver.ConnectionDetails{driver.ConnectionPassword: []byte(password)}
 	}

@@ -17,8 +17,8 @@ const maxIdentifierLength = 63
 // ownerSuffix makes the default owner role's name from the database's.
 const ownerSuffix = "_owner"
 
-// managedCommentPrefix starts the comment the driver puts on the roles and
-// databases it creates.
+// managedCommentPrefix starts the comment the driver put on the roles and
+// databases it created before it wrote owner marks (driver.Owner.Comment).
 const managedCommentPrefix = "managed by stratus: "
 
 // otherClouds is what to use instead for a spec this provider cannot honour.
@@ -75,15 +75,24 @@ type serverVersion struct {
 // major is the major version: 15 for 15.10 (and 9 for 9.6).
 func (v serverVersion) major() int { return v.num / 10000 }
 
-// names are the database and owner role a Database maps to, and the comment
-// that marks what the driver created for it.
+// names are the database and owner role a Database maps to.
 type names struct {
 	database string
 	owner    string
-	// comment is "managed by stratus: <namespace>/<name> <uid>".
-	comment string
-	uid     string
+	// legacyComment is the comment the driver wrote on the roles and
+	// databases it created before it wrote owner marks, "managed by stratus:
+	// <namespace>/<name> <uid>"; empty for an object without a uid.
+	legacyComment string
 }
+
+// reservedRoles are role names the provider never manages: the server's
+// bootstrap superuser on most installations, and the names PostgreSQL
+// reserves (PUBLIC, NONE). Names starting with pg_ are reserved too.
+var reservedRoles = map[string]bool{"postgres": true, "public": true, "none": true}
+
+// reservedRolePrefix starts the names of PostgreSQL's predefined roles, which
+// no one may create.
+const reservedRolePrefix = "pg_"
 
 // namesFor returns the names of what db stands for on the server, or a
 // terminal error when they cannot be used there. adminDatabase and adminUser
@@ -92,8 +101,9 @@ func namesFor(db *databasev1alpha1.Database, externalName, adminDatabase, adminU
 	n := names{
 		database: externalName,
 		owner:    db.Spec.Owner,
-		comment:  fmt.Sprintf("%s%s/%s %s", managedCommentPrefix, db.GetNamespace(), db.GetName(), db.GetUID()),
-		uid:      string(db.GetUID()),
+	}
+	if uid := db.GetUID(); uid != "" {
+		n.legacyComment = fmt.Sprintf("%s%s/%s %s", managedCommentPrefix, db.GetNamespace(), db.GetName(), uid)
 	}
 	switch {
 	case n.database == "":
@@ -102,17 +112,23 @@ func namesFor(db *databasev1alpha1.Database, externalName, adminDatabase, adminU
 		return names{}, driver.Terminalf("the database name %q is longer than PostgreSQL's limit of %d bytes: set spec.databaseName to a shorter name", n.database, maxIdentifierLength)
 	case !utf8.ValidString(n.database) || strings.ContainsRune(n.database, 0):
 		return names{}, driver.Terminalf("the database name %q is not valid UTF-8 text: set spec.databaseName", n.database)
-	case n.database == adminDatabase || n.database == "template0" || n.database == "template1":
-		return names{}, driver.Terminalf("database %q is one of the server's own (the ProviderConfig's adminDatabase or a template), which the PostgreSQL provider does not manage: set spec.databaseName to another name", n.database)
+	case n.database == adminDatabase || n.database == defaultAdminDatabase || n.database == "template0" || n.database == "template1":
+		return names{}, driver.Terminalf("database %q is one of the server's own (the ProviderConfig's adminDatabase, postgres or a template), which the PostgreSQL provider does not manage: set spec.databaseName to another name", n.database)
 	}
+	// What to change when the owner's name is refused: spec.owner, or, for
+	// the default owner, the database's name.
+	fix := "set spec.owner to another role"
 	if n.owner == "" {
 		n.owner = truncate(n.database, maxIdentifierLength-len(ownerSuffix)) + ownerSuffix
+		fix = "set spec.owner to another name, or choose another database name"
 	}
 	switch {
 	case len(n.owner) > maxIdentifierLength:
 		return names{}, driver.Terminalf("spec.owner %q is longer than PostgreSQL's limit of %d bytes: set a shorter name", n.owner, maxIdentifierLength)
 	case n.owner == adminUser:
-		return names{}, driver.Terminalf("spec.owner %q is the ProviderConfig's admin user, whose password the provider must not manage: set spec.owner to another role", n.owner)
+		return names{}, driver.Terminalf("owner role %q is the ProviderConfig's admin user, whose password the provider must not manage: %s", n.owner, fix)
+	case reservedRoles[n.owner] || strings.HasPrefix(n.owner, reservedRolePrefix):
+		return names{}, driver.Terminalf("owner role %q is a name reserved by PostgreSQL (postgres, public, none and pg_*), which the provider does not manage: %s", n.owner, fix)
 	}
 	return n, nil
 }
@@ -128,8 +144,8 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// managedBy reports whether comment marks an object the driver created for
-// the Database with this uid.
-func managedBy(comment, uid string) bool {
-	return uid != "" && strings.HasPrefix(comment, managedCommentPrefix) && strings.HasSuffix(comment, " "+uid)
+// carriesLegacyMark reports whether comment is the mark the driver wrote,
+// before owner marks, on what it created for the object n was made for.
+func carriesLegacyMark(comment string, n names) bool {
+	return n.legacyComment != "" && comment == n.legacyComment
 }
