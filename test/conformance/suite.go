@@ -86,6 +86,7 @@ func Run(t *testing.T, h *harness.Harness, target Target) {
 		{"drift is detected and corrected", s.drift},
 		{"observe-only never writes", s.observeOnly},
 		{"adopt by external name", s.adopt},
+		{"a resource another object owns is refused even where adoption is allowed", s.ownership},
 		{"delete with Orphan keeps the resource", s.orphan},
 		{"resume after a crash between create and status write", s.crash},
 		{"transient errors are retried", s.transient},
@@ -118,6 +119,10 @@ func (s *suite) providerConfig(t *testing.T, name string, bad func() map[string]
 		spec.Credentials = stratusv1alpha1.Credentials{Source: stratusv1alpha1.CredentialsSourceSecret,
 			SecretRef: &stratusv1alpha1.SecretReference{Namespace: "stratus-system", Name: name}}
 	}
+	// The platform team lets every namespace adopt through it: the suite
+	// proves that drivers adopt, and that they refuse another owner's
+	// resource even so.
+	spec.Adoption = &stratusv1alpha1.NamespacePolicy{From: stratusv1alpha1.NamespacesFromAll}
 	s.h.Create(t, &stratusv1alpha1.ClusterProviderConfig{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec})
 	return stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: name}
 }
@@ -287,6 +292,39 @@ func (s *suite) adopt(t *testing.T) {
 	if s.read(t, ext).Exists {
 		t.Errorf("adopted %s was not deleted with policy Delete", ext)
 	}
+}
+
+// ownership: a resource the operator created carries its object's owner
+// mark in the cloud, so an object of another namespace that names it is
+// refused, although the configuration lets every namespace adopt resources
+// no object owns, and deleting that object leaves the resource alone.
+func (s *suite) ownership(t *testing.T) {
+	ownerNS := s.h.Namespace(t)
+	owner := s.target.New(ownerNS, "owned", s.ref)
+	s.h.Create(t, owner)
+	s.h.WaitReady(t, owner)
+	ext := externalName(owner)
+	before := s.read(t, ext)
+
+	ns := s.h.NamespaceNamed(t, ownerNS+"-other", nil)
+	thief := s.target.New(ns, "thief", s.ref)
+	thief.SetAnnotations(map[string]string{stratusv1alpha1.AnnotationExternalName: ext})
+	for _, m := range s.target.Mutations() {
+		m.Apply(thief) // asks for other settings than the owner's
+	}
+	s.h.Create(t, thief)
+	s.h.WaitFor(t, thief, "refused", func() error {
+		return harness.ConditionIs(thief, stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonNameConflict)
+	})
+	time.Sleep(2 * harness.PollInterval)
+	if after := s.read(t, ext); !after.Exists || !maps.Equal(before.Fields, after.Fields) {
+		t.Errorf("another object's refused claim changed %s: before %v, after %v", ext, before.Fields, after.Fields)
+	}
+	s.deleteAndWait(t, thief)
+	if err := s.matches(t, owner); err != nil {
+		t.Errorf("after the other object was deleted: %v", err)
+	}
+	s.deleteAndWait(t, owner)
 }
 
 func (s *suite) orphan(t *testing.T) {

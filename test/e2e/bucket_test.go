@@ -204,7 +204,7 @@ func TestBucketLifecycle(t *testing.T) {
 // TestBucketDriftStatus: a drift that observe-only does not correct stays
 // in status.drift with the desired and observed values.
 func TestBucketObserveOnly(t *testing.T) {
-	ns := h.Namespace(t)
+	ns := h.Namespace(t, adoptionAllowed)
 	name := "observed-" + ns
 	createS3Bucket(t, name)
 	b := newBucket(ns, "observed", func(b *storagev1alpha1.Bucket) {
@@ -290,7 +290,7 @@ func TestBucketNotEmptiedByDelete(t *testing.T) {
 // external-name annotation is adopted and brought in line with the spec; an
 // existing bucket without it is refused, untouched.
 func TestBucketAdoptByExternalName(t *testing.T) {
-	ns := h.Namespace(t)
+	ns := h.Namespace(t, adoptionAllowed)
 	legacy := "legacy-" + ns
 	createS3Bucket(t, legacy)
 	putObject(t, legacy, "old.txt")
@@ -326,7 +326,7 @@ func TestBucketAdoptByExternalName(t *testing.T) {
 // TestBucketBadCredentials: refused credentials give a clear condition,
 // never the secret itself.
 func TestBucketBadCredentials(t *testing.T) {
-	ns := h.Namespace(t)
+	ns := h.Namespace(t, customEndpoints)
 	const secretKey = "wrong-secret-key-do-not-leak"
 	h.Create(t, corev1Secret{ns: ns, name: "bad-aws", data: map[string]string{"aws_access_key_id": "AKIAWRONG", "aws_secret_access_key": secretKey}}.object())
 	h.Create(t, &stratusv1alpha1.ProviderConfig{

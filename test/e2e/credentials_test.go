@@ -20,7 +20,7 @@ import (
 // ones, or a database password the operator generated — appears in any
 // object's status, any Event, or anything the manager logged.
 func TestCredentialsNeverLeak(t *testing.T) {
-	ns := h.Namespace(t)
+	ns := h.Namespace(t, customEndpoints)
 	const refused = "refused-secret-key-must-not-leak"
 	h.Create(t, corev1Secret{ns: ns, name: "refused", data: map[string]string{"aws_access_key_id": "AKIAREFUSED", "aws_secret_access_key": refused}}.object())
 	h.Create(t, &stratusv1alpha1.ProviderConfig{

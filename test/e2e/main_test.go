@@ -28,3 +28,11 @@ var (
 	awsProvider = stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: localenv.AWSProviderConfig}
 	pgProvider  = stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: localenv.PostgreSQLProviderConfig}
 )
+
+// Namespace labels a platform team sets, for the tests that need them.
+var (
+	// adoptionAllowed lets a namespace adopt through the local configurations.
+	adoptionAllowed = map[string]string{localenv.AdoptionLabel: localenv.AdoptionAllowed}
+	// customEndpoints lets a namespace's ProviderConfigs set an endpoint.
+	customEndpoints = map[string]string{stratusv1alpha1.LabelAllowCustomEndpoints: "true"}
+)

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -24,15 +25,21 @@ type Managed interface {
 	ManagedStatus() *stratusv1alpha1.ManagedResourceStatus
 }
 
-// Namespace creates a namespace named after the test.
-func (h *Harness) Namespace(t testing.TB) string {
+// Namespace creates a namespace named after the test, with the labels
+// given (the platform team's: localenv.AdoptionLabel,
+// stratusv1alpha1.LabelAllowCustomEndpoints, ...).
+func (h *Harness) Namespace(t testing.TB, labels ...map[string]string) string {
 	t.Helper()
 	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-", " ", "-").Replace(t.Name()))
 	if len(name) > 50 {
 		name = name[:50]
 	}
 	name = strings.Trim(name, "-")
-	if err := h.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+	all := map[string]string{}
+	for _, l := range labels {
+		maps.Copy(all, l)
+	}
+	if err := h.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: all}}); err != nil {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
 	return name

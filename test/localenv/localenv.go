@@ -138,6 +138,21 @@ func (e *Env) Stop() error {
 	return errors.Join(errs...)
 }
 
+// AdoptionLabel, AdoptionAllowed on a namespace, lets it adopt through the
+// local configurations cloud resources no Stratus object owns: the platform
+// team's choice. Install labels the default namespace, where examples/
+// lives (examples/observe-only); no other namespace has it unless a test
+// gives it.
+const (
+	AdoptionLabel   = "local.stratus.dev/adoption"
+	AdoptionAllowed = "allowed"
+)
+
+var adoptFromDefault = &stratusv1alpha1.NamespacePolicy{
+	From:     stratusv1alpha1.NamespacesFromSelector,
+	Selector: &metav1.LabelSelector{MatchLabels: map[string]string{AdoptionLabel: AdoptionAllowed}},
+}
+
 // Install creates the namespace, the credentials Secrets and the
 // ClusterProviderConfigs local-aws, local-gcp and local-postgres. It may
 // run again.
@@ -162,6 +177,7 @@ func (e *Env) Install(ctx context.Context, c client.Client) error {
 				Provider: stratusv1alpha1.ProviderAWS,
 				Region:   e.S3.Region,
 				Endpoint: e.AWSEndpoint,
+				Adoption: adoptFromDefault,
 				Credentials: stratusv1alpha1.Credentials{
 					Source:    stratusv1alpha1.CredentialsSourceSecret,
 					SecretRef: &stratusv1alpha1.SecretReference{Namespace: Namespace, Name: AWSProviderConfig + "-credentials"},
@@ -174,6 +190,7 @@ func (e *Env) Install(ctx context.Context, c client.Client) error {
 				Provider: stratusv1alpha1.ProviderGCP,
 				Region:   "us-central1",
 				Endpoint: e.GCPEndpoint,
+				Adoption: adoptFromDefault,
 				Credentials: stratusv1alpha1.Credentials{
 					Source:    stratusv1alpha1.CredentialsSourceSecret,
 					SecretRef: &stratusv1alpha1.SecretReference{Namespace: Namespace, Name: GCPProviderConfig + "-credentials"},
@@ -190,6 +207,7 @@ func (e *Env) Install(ctx context.Context, c client.Client) error {
 					SSLMode:       "disable",
 					AdminDatabase: "postgres",
 				},
+				Adoption: adoptFromDefault,
 				Credentials: stratusv1alpha1.Credentials{
 					Source:    stratusv1alpha1.CredentialsSourceSecret,
 					SecretRef: &stratusv1alpha1.SecretReference{Namespace: Namespace, Name: PostgreSQLProviderConfig + "-credentials"},
@@ -200,6 +218,22 @@ func (e *Env) Install(ctx context.Context, c client.Client) error {
 	for _, o := range objects {
 		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	// The API server makes the default namespace; the platform team lets it
+	// adopt.
+	var def corev1.Namespace
+	if err := c.Get(ctx, client.ObjectKey{Name: metav1.NamespaceDefault}, &def); err != nil {
+		return fmt.Errorf("get namespace %s: %w", metav1.NamespaceDefault, err)
+	}
+	if def.Labels[AdoptionLabel] != AdoptionAllowed {
+		patch := client.MergeFrom(def.DeepCopy())
+		if def.Labels == nil {
+			def.Labels = map[string]string{}
+		}
+		def.Labels[AdoptionLabel] = AdoptionAllowed
+		if err := c.Patch(ctx, &def, patch); err != nil {
+			return fmt.Errorf("label namespace %s for adoption: %w", metav1.NamespaceDefault, err)
 		}
 	}
 	return nil
