@@ -250,16 +250,16 @@ func (c *sqlClient) Observe(ctx context.Context, req sqlRequest) (driver.Observa
 	if host != "" {
 		at.Port = t.port()
 	}
-	obs := driver.Observation{Exists: true, State: in.State}
+	obs := driver.Observation{Exists: true, State: in.State, Owner: sqlOwnerMark(in)}
 	if in.State != sqlStateRunnable {
 		// Being created, changed or deleted, or stopped: nothing can change
 		// until its operation is done, and its databases and users cannot
-		// be read. Drift is reported once it runs.
+		// be read. Drift, ownership included, is reported once it runs.
 		req.Object.Status.AtProvider = at
 		return obs, nil
 	}
 
-	obs.Drift = t.drift(in)
+	obs.Drift = append(t.drift(in), ownershipDrift(req.Owner, obs.Owner)...)
 	dbExists, err := c.databaseExists(ctx, t)
 	if err != nil {
 		return driver.Observation{}, err
@@ -300,7 +300,15 @@ func (c *sqlClient) observeDeleting(ctx context.Context, req sqlRequest) (driver
 		return driver.Observation{}, err
 	}
 	req.Object.Status.AtProvider.State = in.State
-	return driver.Observation{Exists: true, State: in.State}, nil
+	return driver.Observation{Exists: true, State: in.State, Owner: sqlOwnerMark(in)}, nil
+}
+
+// sqlOwnerMark reads the owner mark of an instance from its userLabels.
+func sqlOwnerMark(in *sqladmin.DatabaseInstance) driver.OwnerMark {
+	if in.Settings == nil {
+		return driver.OwnerMark{}
+	}
+	return driver.MarkFromLabels(in.Settings.UserLabels)
 }
 
 func sqlDriftMissing(field, desired string) stratusv1alpha1.DriftedField {
@@ -333,9 +341,11 @@ func (c *sqlClient) ownerExists(ctx context.Context, t sqlTarget) (bool, error) 
 	return false, nil
 }
 
-// Create starts creating the instance and returns: the database and owner
-// are created by Update once the instance runs. An instance of the same name
-// that already exists is not an error.
+// Create starts creating the instance, labelled with req.Owner's mark in
+// settings.userLabels, and returns: the database and owner are created by
+// Update once the instance runs. An instance of the same name that already
+// exists is left as it is, whoever owns it, and is not an error: the
+// reconciler observes it and checks its owner mark before any write.
 func (c *sqlClient) Create(ctx context.Context, req sqlRequest) (driver.ConnectionDetails, error) {
 	t, err := c.target(req)
 	if err != nil {
@@ -344,7 +354,7 @@ func (c *sqlClient) Create(ctx context.Context, req sqlRequest) (driver.Connecti
 	if len(req.Connection[driver.ConnectionPassword]) == 0 {
 		return nil, fmt.Errorf("cannot create Cloud SQL instance %q: %w", t.instance, sqlErrNoPassword)
 	}
-	_, err = c.svc.Instances.Insert(c.project, t.newInstance()).Context(ctx).Do()
+	_, err = c.svc.Instances.Insert(c.project, t.newInstance(req.Owner)).Context(ctx).Do()
 	switch {
 	case err == nil:
 		log.FromContext(ctx).V(1).Info("Started creating the Cloud SQL instance", "instance", t.instance)
@@ -365,7 +375,8 @@ func (c *sqlClient) Create(ctx context.Context, req sqlRequest) (driver.Connecti
 }
 
 // Update brings a RUNNABLE instance in line with the spec, one step at a
-// time: it patches the drifted settings, then creates the database, then
+// time: it patches the drifted settings (and writes req.Owner's mark when
+// the instance lacks it), then creates the database, then
 // the owner with the password of the connection Secret. A step whose
 // operation is not done at once ends the call; the next reconcile goes on.
 // While another operation runs on the instance, Update fails with a plain,
@@ -390,7 +401,7 @@ func (c *sqlClient) Update(ctx context.Context, req sqlRequest) (driver.Connecti
 	}
 	logger := log.FromContext(ctx).WithValues("instance", t.instance)
 
-	if p := t.patch(in); p != nil {
+	if p := t.patch(in, req.Owner); p != nil {
 		op, err := c.svc.Instances.Patch(c.project, t.instance, p).Context(ctx).Do()
 		if err != nil {
 			return nil, sqlWrapf(err, "update Cloud SQL instance %q", t.instance)
@@ -453,9 +464,9 @@ func (c *sqlClient) Update(ctx context.Context, req sqlRequest) (driver.Connecti
 }
 
 // Delete deletes the instance, with its databases and users, unless
-// spec.deletionProtection blocks it. Deletion protection turned on in Cloud
-// SQL behind the spec's back is turned off first: that is one operation,
-// and the deletion itself is started by the next call once it is done.
+// deletion protection blocks it: spec.deletionProtection, or Cloud SQL's own
+// deletion protection, which Delete never turns off. A blocked deletion
+// changes nothing in the cloud and says how to proceed.
 func (c *sqlClient) Delete(ctx context.Context, req sqlRequest) error {
 	name, ok := sqlInstanceName(req.ExternalName)
 	if !ok {
@@ -469,17 +480,7 @@ func (c *sqlClient) Delete(ctx context.Context, req sqlRequest) error {
 		return err
 	}
 	if in.Settings != nil && in.Settings.DeletionProtectionEnabled {
-		op, err := c.svc.Instances.Patch(c.project, name, &sqladmin.DatabaseInstance{Settings: &sqladmin.Settings{
-			DeletionProtectionEnabled: false,
-			ForceSendFields:           []string{"DeletionProtectionEnabled"},
-		}}).Context(ctx).Do()
-		if err != nil {
-			return sqlWrapf(err, "turn off deletion protection of Cloud SQL instance %q", name)
-		}
-		if op.Status != sqlOperationDone {
-			log.FromContext(ctx).V(1).Info("Turning off deletion protection before deleting the Cloud SQL instance", "instance", name, "operation", op.Name)
-			return nil
-		}
+		return driver.Blockedf("Cloud SQL instance %q has deletion protection turned on in Cloud SQL although spec.deletionProtection is false: turn it off in Cloud SQL (gcloud sql instances patch %s --no-deletion-protection) to let the deletion proceed, or set spec.deletionPolicy to Orphan to keep the instance", name, name)
 	}
 	_, err = c.svc.Instances.Delete(c.project, name).Context(ctx).Do()
 	if err == nil || sqlIsNotFound(err) {

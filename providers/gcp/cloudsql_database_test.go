@@ -223,8 +223,9 @@ func TestCloudSQLDatabaseLifecycle(t *testing.T) {
 		t.Errorf("Create(...) calls -want, +got:\n%s", diff)
 	}
 
+	mark := req.Owner.Mark()
 	pending := step{
-		Obs:   driver.Observation{Exists: true, State: cloudsql.StatePendingCreate},
+		Obs:   driver.Observation{Exists: true, State: cloudsql.StatePendingCreate, Owner: mark},
 		At:    databasev1alpha1.DatabaseObservation{EngineVersion: "15", State: cloudsql.StatePendingCreate},
 		Calls: getOnly,
 	}
@@ -240,7 +241,7 @@ func TestCloudSQLDatabaseLifecycle(t *testing.T) {
 	in, _ := s.Instance("app")
 	host := in.IpAddresses[0].IpAddress
 	running := step{
-		Obs: driver.Observation{Exists: true, State: cloudsql.StateRunnable, Drift: []stratusv1alpha1.DriftedField{
+		Obs: driver.Observation{Exists: true, State: cloudsql.StateRunnable, Owner: mark, Drift: []stratusv1alpha1.DriftedField{
 			missing(sqlFieldDatabaseName, "app"), missing(sqlFieldOwner, "app_owner"),
 		}},
 		At:    databasev1alpha1.DatabaseObservation{EngineVersion: "15", Host: host, Port: 5432, State: cloudsql.StateRunnable},
@@ -272,7 +273,7 @@ func TestCloudSQLDatabaseLifecycle(t *testing.T) {
 
 	uri := "postgresql://app_owner:" + password + "@" + host + ":5432/app?sslmode=require"
 	available := step{
-		Obs: driver.Observation{Exists: true, Available: true, State: cloudsql.StateRunnable, Connection: driver.ConnectionDetails{
+		Obs: driver.Observation{Exists: true, Available: true, State: cloudsql.StateRunnable, Owner: mark, Connection: driver.ConnectionDetails{
 			"host": []byte(host), "port": []byte("5432"), "user": []byte("app_owner"), "password": []byte(password),
 			"database": []byte("app"), "sslmode": []byte("require"), "uri": []byte(uri),
 		}},
@@ -537,7 +538,7 @@ func TestCloudSQLBusyInstance(t *testing.T) {
 		}
 		s.ResetCalls()
 		obs, err := c.Observe(t.Context(), req)
-		want := driver.Observation{Exists: true, State: cloudsql.StateMaintenance}
+		want := driver.Observation{Exists: true, State: cloudsql.StateMaintenance, Owner: req.Owner.Mark()}
 		if diff := cmp.Diff(want, obs); err != nil || diff != "" {
 			t.Errorf("Observe(...) = %v; -want, +got:\n%s", err, diff)
 		}
@@ -606,16 +607,23 @@ func TestCloudSQLDelete(t *testing.T) {
 			t.Errorf("the protected instance is gone or not running: %v", in)
 		}
 
-		// Turning spec.deletionProtection off: deleting first turns Cloud
-		// SQL's protection off, then deletes.
+		// Turning spec.deletionProtection off does not turn Cloud SQL's
+		// off: the deletion is still blocked, and nothing changes.
 		db.Spec.DeletionProtection = false
 		s.ResetCalls()
-		if err := c.Delete(ctx, req); err != nil {
-			t.Fatalf("Delete(...): %v", err)
+		err = c.Delete(ctx, req)
+		if !driver.IsBlocked(err) || !strings.Contains(err.Error(), "deletion protection turned on in Cloud SQL") {
+			t.Errorf("Delete(...) with Cloud SQL's protection on: %v; want blocked, saying how to proceed", err)
 		}
-		want := map[string]int{cloudsql.MethodInstancesGet: 1, cloudsql.MethodInstancesPatch: 1}
-		if diff := cmp.Diff(want, s.CallCounts()); diff != "" {
+		if diff := cmp.Diff(map[string]int{cloudsql.MethodInstancesGet: 1}, s.CallCounts()); diff != "" {
 			t.Errorf("Delete(...) of an instance with Cloud SQL's protection on: calls -want, +got:\n%s", diff)
+		}
+
+		// Once it is turned off in Cloud SQL, the deletion proceeds.
+		if _, err := admin.Instances.Patch(s.ProjectID, sqlTestInstanceName(db), &sqladmin.DatabaseInstance{Settings: &sqladmin.Settings{
+			DeletionProtectionEnabled: false, ForceSendFields: []string{"DeletionProtectionEnabled"},
+		}}).Do(); err != nil {
+			t.Fatal(err)
 		}
 		s.Settle()
 		if err := c.Delete(ctx, req); err != nil {

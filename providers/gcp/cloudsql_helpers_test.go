@@ -87,7 +87,7 @@ func sqlTestAdmin(t *testing.T, s *cloudsql.Server) *sqladmin.Service {
 // sqlTestDatabase returns a postgres Database with a unique uid.
 func sqlTestDatabase(name string, mutate ...func(*databasev1alpha1.Database)) *databasev1alpha1.Database {
 	db := &databasev1alpha1.Database{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: name, UID: types.UID(rand.Text())},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: name, UID: types.UID(strings.ToLower(rand.Text()))},
 		Spec: databasev1alpha1.DatabaseSpec{
 			ManagedResourceSpec: stratusv1alpha1.ManagedResourceSpec{
 				ProviderConfigRef: stratusv1alpha1.ProviderConfigReference{Name: "gcp"},
@@ -101,14 +101,23 @@ func sqlTestDatabase(name string, mutate ...func(*databasev1alpha1.Database)) *d
 	return db
 }
 
+// sqlTestCluster is the cluster of the owners of the test requests.
+const sqlTestCluster = "test-cluster"
+
+// sqlTestOwner is the owner the reconciler names for db.
+func sqlTestOwner(db *databasev1alpha1.Database) driver.Owner {
+	return driver.Owner{Cluster: sqlTestCluster, Namespace: db.Namespace, Name: db.Name, UID: string(db.UID)}
+}
+
 // sqlTestRequest asks about db as the reconciler would: the external name
-// is "test_<name>" and the region the spec's, else the configuration's.
+// is "test_<name>", the region the spec's, else the configuration's, and
+// the owner db.
 func sqlTestRequest(db *databasev1alpha1.Database, password string) sqlDBRequest {
 	region := db.Spec.Region
 	if region == "" {
 		region = sqlTestRegion
 	}
-	req := sqlDBRequest{Object: db, ExternalName: "test_" + db.Name, Region: region}
+	req := sqlDBRequest{Object: db, ExternalName: "test_" + db.Name, Region: region, Owner: sqlTestOwner(db)}
 	if password != "" {
 		req.Connection = driver.ConnectionDetails{driver.ConnectionPassword: []byte(password)}
 	}

@@ -1,6 +1,7 @@
 package gcp
 
 import (
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -289,10 +290,11 @@ func (t sqlTarget) userHost() string {
 	return ""
 }
 
-// newInstance is the instance instances.insert creates. Booleans are sent
-// even when false (ForceSendFields): left out, Cloud SQL would apply its own
-// defaults, such as a public address.
-func (t sqlTarget) newInstance() *sqladmin.DatabaseInstance {
+// newInstance is the instance instances.insert creates, labelled with
+// owner's mark in settings.userLabels. Booleans are sent even when false
+// (ForceSendFields): left out, Cloud SQL would apply its own defaults, such
+// as a public address.
+func (t sqlTarget) newInstance(owner driver.Owner) *sqladmin.DatabaseInstance {
 	backups := &sqladmin.BackupConfiguration{Enabled: t.backupDays > 0, ForceSendFields: []string{"Enabled"}}
 	if t.backupDays > 0 {
 		backups.BackupRetentionSettings = &sqladmin.BackupRetentionSettings{RetainedBackups: t.backupDays, RetentionUnit: sqlRetentionCount}
@@ -313,6 +315,7 @@ func (t sqlTarget) newInstance() *sqladmin.DatabaseInstance {
 			BackupConfiguration:       backups,
 			DeletionProtectionEnabled: t.deletionProtection,
 			IpConfiguration:           ip,
+			UserLabels:                ownerLabels(owner),
 			ForceSendFields:           []string{"DeletionProtectionEnabled"},
 		},
 	}
@@ -404,10 +407,15 @@ func (t sqlTarget) drift(in *sqladmin.DatabaseInstance) []stratusv1alpha1.Drifte
 }
 
 // patch returns the instances.patch body that brings an instance in line
-// with the target, or nil when it is. It holds only what changes: PATCH
-// merges the fields it is sent, and a field sent as false or 0 must be
-// forced into the JSON.
-func (t sqlTarget) patch(in *sqladmin.DatabaseInstance) *sqladmin.DatabaseInstance {
+// with the target and owner's mark, or nil when it is. It holds only what
+// changes: PATCH merges the fields it is sent, and a field sent as false or
+// 0 must be forced into the JSON.
+//
+// PATCH merges settings.userLabels key by key (a label is removed only by
+// sending it as null), so the instance's labels are sent as they are, with
+// owner's mark over them: the labels stay, and only the mark changes. No
+// label is ever removed.
+func (t sqlTarget) patch(in *sqladmin.DatabaseInstance, owner driver.Owner) *sqladmin.DatabaseInstance {
 	s := sqlSettingsOf(in)
 	p := &sqladmin.DatabaseInstance{}
 	st := &sqladmin.Settings{}
@@ -446,6 +454,19 @@ func (t sqlTarget) patch(in *sqladmin.DatabaseInstance) *sqladmin.DatabaseInstan
 			ip.PrivateNetwork = t.privateNetwork
 		}
 		st.IpConfiguration = ip
+		changed = true
+	}
+	var current map[string]string
+	if in.Settings != nil {
+		current = in.Settings.UserLabels
+	}
+	if hasOwnershipDrift(owner, driver.MarkFromLabels(current)) {
+		labels := maps.Clone(current)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		maps.Copy(labels, ownerLabels(owner))
+		st.UserLabels = labels
 		changed = true
 	}
 	if changed {

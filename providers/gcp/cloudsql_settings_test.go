@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 
@@ -221,8 +222,17 @@ func TestCloudSQLInsertBody(t *testing.T) {
 			},
 		},
 	}
-	if diff := cmp.Diff(want, sqlJSON(t, target.newInstance())); diff != "" {
-		t.Errorf("instances.insert body -want, +got:\n%s", diff)
+	if diff := cmp.Diff(want, sqlJSON(t, target.newInstance(driver.Owner{}))); diff != "" {
+		t.Errorf("instances.insert body without an owner -want, +got:\n%s", diff)
+	}
+
+	// The owner mark is in the insert itself.
+	owner := driver.Owner{Cluster: "c", Namespace: "test", Name: "db", UID: "6f1c2d3e-aaaa-bbbb-cccc-0123456789ab"}
+	want["settings"].(map[string]any)["userLabels"] = map[string]any{
+		driver.OwnerLabel: owner.ID(), driver.OwnerNamespaceLabel: "test", driver.OwnerNameLabel: "db", driver.OwnerUIDLabel: owner.UID,
+	}
+	if diff := cmp.Diff(want, sqlJSON(t, target.newInstance(owner))); diff != "" {
+		t.Errorf("instances.insert body with an owner -want, +got:\n%s", diff)
 	}
 }
 
@@ -243,12 +253,59 @@ func TestCloudSQLPatchBody(t *testing.T) {
 		}
 		return in
 	}
+	owner := driver.Owner{Cluster: "c", Namespace: "test", Name: "db", UID: "uid-1"}
+	other := driver.Owner{Cluster: "c", Namespace: "other", Name: "db"}
+	ownerJSON := map[string]any{driver.OwnerLabel: owner.ID(), driver.OwnerNamespaceLabel: "test", driver.OwnerNameLabel: "db", driver.OwnerUIDLabel: "uid-1"}
+	labelsJSON := func(extra map[string]any) map[string]any {
+		out := maps.Clone(ownerJSON)
+		maps.Copy(out, extra)
+		return out
+	}
 	tests := []struct {
 		reason string
 		spec   func(*databasev1alpha1.Database)
+		owner  driver.Owner
 		in     *sqladmin.DatabaseInstance
 		want   map[string]any // nil: no patch
 	}{
+		{
+			reason: "An instance that carries the owner's mark needs no patch.",
+			owner:  owner,
+			in:     observed(func(in *sqladmin.DatabaseInstance) { in.Settings.UserLabels = owner.Labels() }),
+		},
+		{
+			reason: "An unmarked instance gets the mark, over the labels it has, which stay.",
+			owner:  owner,
+			in:     observed(func(in *sqladmin.DatabaseInstance) { in.Settings.UserLabels = map[string]string{"team": "data"} }),
+			want:   map[string]any{"settings": map[string]any{"userLabels": labelsJSON(map[string]any{"team": "data"})}},
+		},
+		{
+			reason: "An instance without labels gets the mark.",
+			owner:  owner,
+			in:     observed(nil),
+			want:   map[string]any{"settings": map[string]any{"userLabels": ownerJSON}},
+		},
+		{
+			reason: "Another owner's mark is replaced key by key; none of its labels is removed.",
+			owner:  owner,
+			in: observed(func(in *sqladmin.DatabaseInstance) {
+				in.Settings.UserLabels = map[string]string{"team": "data", driver.OwnerLabel: other.ID(), driver.OwnerNamespaceLabel: "other", driver.OwnerNameLabel: "db", driver.OwnerUIDLabel: "uid-0"}
+			}),
+			want: map[string]any{"settings": map[string]any{"userLabels": labelsJSON(map[string]any{"team": "data"})}},
+		},
+		{
+			reason: "The mark goes in the same patch as the settings.",
+			spec:   func(db *databasev1alpha1.Database) { db.Spec.SizeClass = databasev1alpha1.SizeMedium },
+			owner:  owner,
+			in:     observed(nil),
+			want:   map[string]any{"settings": map[string]any{"tier": "db-custom-2-7680", "userLabels": ownerJSON}},
+		},
+		{
+			reason: "A request without an owner writes no mark and keeps the one there is.",
+			in: observed(func(in *sqladmin.DatabaseInstance) {
+				in.Settings.UserLabels = map[string]string{driver.OwnerLabel: other.ID()}
+			}),
+		},
 		{
 			reason: "An instance that matches needs no patch.",
 			in:     observed(nil),
@@ -309,7 +366,7 @@ func TestCloudSQLPatchBody(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := target.patch(tt.in)
+			p := target.patch(tt.in, tt.owner)
 			var got map[string]any
 			if p != nil {
 				got = sqlJSON(t, p)
@@ -317,8 +374,9 @@ func TestCloudSQLPatchBody(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("%s\ninstances.patch body -want, +got:\n%s", tt.reason, diff)
 			}
-			if (p == nil) != (len(target.drift(tt.in)) == 0) {
-				t.Errorf("%s\npatch and drift disagree: patch %v, drift %v", tt.reason, p != nil, target.drift(tt.in))
+			drift := append(target.drift(tt.in), ownershipDrift(tt.owner, sqlOwnerMark(tt.in))...)
+			if (p == nil) != (len(drift) == 0) {
+				t.Errorf("%s\npatch and drift disagree: patch %v, drift %v", tt.reason, p != nil, drift)
 			}
 		})
 	}

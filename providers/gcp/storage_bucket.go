@@ -228,15 +228,18 @@ func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.O
 		return driver.Observation{}, locationMismatch(name, attrs.Location, location)
 	}
 	req.Object.Status.AtProvider = c.atProvider(name, attrs)
+	mark := driver.MarkFromLabels(attrs.Labels)
 	return driver.Observation{
 		Exists:     true,
 		Available:  true,
-		Drift:      drift(req.Object.Spec, attrs),
+		Drift:      append(drift(req.Object.Spec, attrs), ownershipDrift(req.Owner, mark)...),
 		Connection: c.connection(name, attrs.Location),
+		Owner:      mark,
 	}, nil
 }
 
-// atProvider describes what was observed of the bucket.
+// atProvider describes what was observed of the bucket. Its labels leave
+// out the owner mark's, which are the operator's.
 func (c *bucketClient) atProvider(name string, attrs *storage.BucketAttrs) storagev1alpha1.BucketObservation {
 	algorithm, keyID := observedEncryption(attrs)
 	o := storagev1alpha1.BucketObservation{
@@ -249,8 +252,8 @@ func (c *bucketClient) atProvider(name string, attrs *storage.BucketAttrs) stora
 		LifecycleRules:      int32(len(attrs.Lifecycle.Rules)),
 		URL:                 c.bucketURL(name),
 	}
-	if len(attrs.Labels) > 0 {
-		o.Labels = attrs.Labels
+	if labels := driver.WithoutOwnerKeys(attrs.Labels); len(labels) > 0 {
+		o.Labels = labels
 	}
 	return o
 }
@@ -291,9 +294,10 @@ func locationMismatch(name, actual, desired string) error {
 		name, actual, desired, strings.ToLower(actual))
 }
 
-// Create creates the bucket with every setting of the spec. A bucket of the
-// same name that this account can read is taken as the one to create: its
-// settings are left to Observe and Update.
+// Create creates the bucket with every setting of the spec and, in the same
+// call, the labels of req.Owner's mark. A bucket of the same name that this
+// account can read is left as it is, whoever owns it, and is not an error:
+// the reconciler observes it and checks its owner mark before any write.
 func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
 	name, location, err := c.target(req)
 	if err != nil {
@@ -308,7 +312,7 @@ func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.Co
 			name, KeyCredentialsJSON)
 	}
 	bucket := c.gcs.Bucket(name)
-	err = bucket.Create(ctx, c.project, desiredAttrs(spec, location))
+	err = bucket.Create(ctx, c.project, desiredAttrs(spec, req.Owner, location))
 	if err == nil {
 		return c.connection(name, location), nil
 	}
@@ -316,7 +320,8 @@ func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.Co
 		return nil, wrapf(err, "create bucket %q in location %q", name, location)
 	}
 
-	// The name is in use: by this account, if it can read the bucket.
+	// The name is in use: by this account, if it can read the bucket. It
+	// is only read: its labels, owner mark included, stay as they are.
 	attrs, err := bucket.Attrs(ctx)
 	switch {
 	case err == nil:
@@ -333,7 +338,8 @@ func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.Co
 	return c.connection(name, attrs.Location), nil
 }
 
-// Update writes every setting of the spec to the bucket in one patch.
+// Update writes every setting of the spec to the bucket in one patch, with
+// the labels of req.Owner's mark; it never deletes a label of an owner mark.
 func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
 	name, location, err := c.target(req)
 	if err != nil {
@@ -354,7 +360,7 @@ func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.Co
 	if !sameLocation(attrs.Location, location) {
 		return nil, locationMismatch(name, attrs.Location, location)
 	}
-	if _, err := bucket.Update(ctx, desiredUpdate(spec, attrs.Labels)); err != nil {
+	if _, err := bucket.Update(ctx, desiredUpdate(spec, req.Owner, attrs.Labels)); err != nil {
 		return nil, wrapf(err, "update bucket %q", name)
 	}
 	return c.connection(name, attrs.Location), nil

@@ -42,6 +42,9 @@ const maxLabelLength = 63
 // error naming the field, rather than dropping part of it.
 func validateSpec(spec storagev1alpha1.BucketSpec) error {
 	for _, k := range slices.Sorted(maps.Keys(spec.Labels)) {
+		if driver.IsOwnerKey(k) {
+			return driver.Terminalf("label %q in spec.labels is reserved: keys that start with %s or stratus.dev/ are the operator's owner mark; remove it", k, driver.OwnerLabel)
+		}
 		if err := validateLabel(k, spec.Labels[k]); err != nil {
 			return err
 		}
@@ -91,13 +94,14 @@ func isLowerLetter(r rune) bool {
 	return unicode.IsLetter(r) && !unicode.IsUpper(r) && !unicode.IsTitle(r)
 }
 
-// desiredAttrs returns the attributes of a new bucket for the spec.
-func desiredAttrs(spec storagev1alpha1.BucketSpec, location string) *storage.BucketAttrs {
+// desiredAttrs returns the attributes of a new bucket for the spec, labelled
+// with the spec's labels and owner's mark.
+func desiredAttrs(spec storagev1alpha1.BucketSpec, owner driver.Owner, location string) *storage.BucketAttrs {
 	attrs := &storage.BucketAttrs{
 		Location:          location,
 		VersioningEnabled: desiredVersioning(spec) == storagev1alpha1.VersioningEnabled,
 		Lifecycle:         storage.Lifecycle{Rules: desiredLifecycleRules(spec.Lifecycle)},
-		Labels:            maps.Clone(spec.Labels),
+		Labels:            withOwnerLabels(spec.Labels, owner),
 	}
 	if mode, keyID := desiredEncryption(spec); mode == storagev1alpha1.EncryptionCustomerManaged {
 		attrs.Encryption = &storage.BucketEncryption{DefaultKMSKeyName: keyID}
@@ -112,11 +116,13 @@ func desiredAttrs(spec storagev1alpha1.BucketSpec, location string) *storage.Buc
 }
 
 // desiredUpdate returns the patch that writes every setting of the spec to
-// a bucket that has the given labels. Allowed public access only lifts
+// a bucket that has the given labels. It sets the spec's labels and those of
+// owner's mark, and deletes the other labels but those of any owner mark,
+// which are the operator's and never a spec's. Allowed public access only lifts
 // public access prevention: uniform bucket-level access, which Blocked
 // enables, is left as it is, since Cloud Storage refuses to disable it 90
 // days after it was enabled and it does not keep a bucket from being public.
-func desiredUpdate(spec storagev1alpha1.BucketSpec, current map[string]string) storage.BucketAttrsToUpdate {
+func desiredUpdate(spec storagev1alpha1.BucketSpec, owner driver.Owner, current map[string]string) storage.BucketAttrsToUpdate {
 	ua := storage.BucketAttrsToUpdate{
 		VersioningEnabled: desiredVersioning(spec) == storagev1alpha1.VersioningEnabled,
 		Lifecycle:         &storage.Lifecycle{Rules: desiredLifecycleRules(spec.Lifecycle)},
@@ -132,11 +138,12 @@ func desiredUpdate(spec storagev1alpha1.BucketSpec, current map[string]string) s
 	} else {
 		ua.PublicAccessPrevention = storage.PublicAccessPreventionInherited
 	}
-	for _, k := range slices.Sorted(maps.Keys(spec.Labels)) {
-		ua.SetLabel(k, spec.Labels[k])
+	desired := withOwnerLabels(spec.Labels, owner)
+	for _, k := range slices.Sorted(maps.Keys(desired)) {
+		ua.SetLabel(k, desired[k])
 	}
 	for _, k := range slices.Sorted(maps.Keys(current)) {
-		if _, ok := spec.Labels[k]; !ok {
+		if _, ok := desired[k]; !ok && !driver.IsOwnerKey(k) {
 			ua.DeleteLabel(k)
 		}
 	}
@@ -162,7 +169,9 @@ func drift(spec storagev1alpha1.BucketSpec, attrs *storage.BucketAttrs) []stratu
 	if observed := lifecycleString(attrs.Lifecycle.Rules); desiredRules != observed {
 		add(fieldLifecycle, desiredRules, observed)
 	}
-	if desired, observed := driver.FormatLabels(spec.Labels), driver.FormatLabels(attrs.Labels); desired != observed {
+	// The owner mark's labels are the operator's: ownership drift is
+	// reported apart.
+	if desired, observed := driver.FormatLabels(spec.Labels), driver.FormatLabels(driver.WithoutOwnerKeys(attrs.Labels)); desired != observed {
 		add(fieldLabels, desired, observed)
 	}
 	return out

@@ -157,6 +157,25 @@ func TestDrift(t *testing.T) {
 			attrs:  with(func(a *storage.BucketAttrs) { a.Labels = map[string]string{"env": "prod", "extra": ""} }),
 			want:   []stratusv1alpha1.DriftedField{{Field: "spec.labels", Desired: "env=prod", Observed: "env=prod, extra="}},
 		},
+		"OwnerLabelsAreNotLabelDrift": {
+			reason: "The owner mark's labels are the operator's: they are not compared with spec.labels.",
+			spec:   storagev1alpha1.BucketSpec{Labels: map[string]string{"env": "prod"}},
+			attrs: with(func(a *storage.BucketAttrs) {
+				a.Labels = map[string]string{"env": "prod", driver.OwnerLabel: "0123", driver.OwnerNameLabel: "x", driver.OwnerUIDLabel: "u"}
+			}),
+		},
+		"OwnerLabelsAreNotShown": {
+			reason: "Label drift shows neither side's owner mark.",
+			spec:   storagev1alpha1.BucketSpec{Labels: map[string]string{"env": "prod"}},
+			attrs: with(func(a *storage.BucketAttrs) {
+				a.Labels = map[string]string{"env": "test", driver.OwnerLabel: "0123", driver.OwnerNamespaceLabel: "ns"}
+			}),
+			want: []stratusv1alpha1.DriftedField{{Field: "spec.labels", Desired: "env=prod", Observed: "env=test"}},
+		},
+		"OnlyOwnerLabels": {
+			reason: "A bucket whose only labels are an owner mark has no labels, as a spec without labels.",
+			attrs:  with(func(a *storage.BucketAttrs) { a.Labels = map[string]string{driver.OwnerLabel: "0123"} }),
+		},
 		"EverythingDiffers": {
 			reason: "Every field that differs is reported, in a fixed order.",
 			spec:   full,
@@ -195,9 +214,11 @@ func TestDriftValuesAreBounded(t *testing.T) {
 }
 
 func TestDesiredAttrs(t *testing.T) {
+	owner := driver.Owner{Cluster: "c", Namespace: "team-a", Name: "logs", UID: "0b7e5e0c-2f4b-4f59-9a53-3c4c1f1a2b3c"}
 	cases := map[string]struct {
 		reason string
 		spec   storagev1alpha1.BucketSpec
+		owner  driver.Owner
 		want   *storage.BucketAttrs
 	}{
 		"Defaults": {
@@ -229,6 +250,30 @@ func TestDesiredAttrs(t *testing.T) {
 				Labels: map[string]string{"env": "prod"},
 			},
 		},
+		"OwnerMark": {
+			reason: "The owner's mark is labelled with the spec's labels, in the create call itself.",
+			spec:   storagev1alpha1.BucketSpec{Labels: map[string]string{"env": "prod"}},
+			owner:  owner,
+			want: &storage.BucketAttrs{
+				Location:                 "EU",
+				PublicAccessPrevention:   storage.PublicAccessPreventionEnforced,
+				UniformBucketLevelAccess: storage.UniformBucketLevelAccess{Enabled: true},
+				Labels: map[string]string{
+					"env": "prod", driver.OwnerLabel: owner.ID(), driver.OwnerNamespaceLabel: "team-a",
+					driver.OwnerNameLabel: "logs", driver.OwnerUIDLabel: owner.UID,
+				},
+			},
+		},
+		"OwnerMarkWithoutLabels": {
+			reason: "A spec without labels still gets the owner's mark.",
+			owner:  owner,
+			want: &storage.BucketAttrs{
+				Location:                 "EU",
+				PublicAccessPrevention:   storage.PublicAccessPreventionEnforced,
+				UniformBucketLevelAccess: storage.UniformBucketLevelAccess{Enabled: true},
+				Labels:                   owner.Labels(),
+			},
+		},
 		"ProviderManaged": {
 			reason: "ProviderManaged sets no default KMS key, even with a key ID.",
 			spec:   storagev1alpha1.BucketSpec{Encryption: &storagev1alpha1.Encryption{Mode: storagev1alpha1.EncryptionProviderManaged, KeyID: "ignored"}},
@@ -241,7 +286,7 @@ func TestDesiredAttrs(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got := desiredAttrs(tc.spec, "EU")
+			got := desiredAttrs(tc.spec, tc.owner, "EU")
 			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("%s\ndesiredAttrs(...): -want, +got:\n%s", tc.reason, diff)
 			}
@@ -291,18 +336,16 @@ func TestDesiredUpdate(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got := summarize(desiredUpdate(tc.spec, tc.current))
+			got := summarize(desiredUpdate(tc.spec, driver.Owner{}, tc.current))
 			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("%s\ndesiredUpdate(...): -want, +got:\n%s", tc.reason, diff)
 			}
 		})
 	}
 
-	t.Run("Labels", func(t *testing.T) {
-		// The labels a patch sets and deletes are unexported fields: read
-		// them with reflection.
-		ua := desiredUpdate(storagev1alpha1.BucketSpec{Labels: map[string]string{"env": "prod", "new": ""}},
-			map[string]string{"env": "test", "old": "x"})
+	// The labels a patch sets and deletes are unexported fields: read them
+	// with reflection.
+	labelChanges := func(ua storage.BucketAttrsToUpdate) map[string]string {
 		v := reflect.ValueOf(ua)
 		got := map[string]string{}
 		set, del := v.FieldByName("setLabels"), v.FieldByName("deleteLabels")
@@ -312,11 +355,59 @@ func TestDesiredUpdate(t *testing.T) {
 		for _, k := range del.MapKeys() {
 			got[k.String()] = "delete"
 		}
-		want := map[string]string{"env": "set prod", "new": "set ", "old": "delete"}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("desiredUpdate(...) sets the spec's labels and deletes the others: -want, +got:\n%s", diff)
-		}
-	})
+		return got
+	}
+	owner := driver.Owner{Cluster: "c", Namespace: "team-a", Name: "logs", UID: "uid-1"}
+	other := driver.Owner{Cluster: "c", Namespace: "team-b", Name: "logs"}
+	labelCases := map[string]struct {
+		reason  string
+		spec    map[string]string
+		owner   driver.Owner
+		current map[string]string
+		want    map[string]string
+	}{
+		"SpecLabels": {
+			reason:  "The spec's labels are set, the others deleted.",
+			spec:    map[string]string{"env": "prod", "new": ""},
+			current: map[string]string{"env": "test", "old": "x"},
+			want:    map[string]string{"env": "set prod", "new": "set ", "old": "delete"},
+		},
+		"OwnerMarkWritten": {
+			reason:  "The owner's mark is written with the spec's labels, on a bucket without one.",
+			spec:    map[string]string{"env": "prod"},
+			owner:   owner,
+			current: map[string]string{"env": "prod", "old": "x"},
+			want: map[string]string{
+				"env": "set prod", "old": "delete", driver.OwnerLabel: "set " + owner.ID(),
+				driver.OwnerNamespaceLabel: "set team-a", driver.OwnerNameLabel: "set logs", driver.OwnerUIDLabel: "set uid-1",
+			},
+		},
+		"OwnerMarkNeverDeleted": {
+			reason: "A spec without labels deletes every label but the owner mark's, of whichever owner.",
+			owner:  owner,
+			current: map[string]string{
+				"env": "prod", driver.OwnerLabel: other.ID(), driver.OwnerNamespaceLabel: "team-b",
+				driver.OwnerNameLabel: "logs", driver.OwnerUIDLabel: "uid-0",
+			},
+			want: map[string]string{
+				"env": "delete", driver.OwnerLabel: "set " + owner.ID(),
+				driver.OwnerNamespaceLabel: "set team-a", driver.OwnerNameLabel: "set logs", driver.OwnerUIDLabel: "set uid-1",
+			},
+		},
+		"UnknownOwner": {
+			reason:  "A request without an owner writes no mark and deletes none.",
+			current: map[string]string{"env": "prod", driver.OwnerLabel: other.ID(), driver.OwnerNameLabel: "logs"},
+			want:    map[string]string{"env": "delete"},
+		},
+	}
+	for name, tc := range labelCases {
+		t.Run(name, func(t *testing.T) {
+			got := labelChanges(desiredUpdate(storagev1alpha1.BucketSpec{Labels: tc.spec}, tc.owner, tc.current))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\ndesiredUpdate(...) label changes: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
 }
 
 func TestValidateSpec(t *testing.T) {
@@ -338,6 +429,8 @@ func TestValidateSpec(t *testing.T) {
 		"DotInKey":      {reason: "Dots are refused in keys (Kubernetes-style keys do not fit).", labels: map[string]string{"app.kubernetes.io": "x"}, want: "may hold only"},
 		"SlashInValue":  {reason: "Slashes are refused in values.", labels: map[string]string{"path": "a/b"}, want: "may hold only"},
 		"FirstBadKey":   {reason: "The first bad key in sorted order is named, the same every time.", labels: map[string]string{"Zeta": "x", "Alpha": "x"}, want: `"Alpha"`},
+		"OwnerKey":      {reason: "The owner mark's keys are the operator's.", labels: map[string]string{driver.OwnerLabel: "x"}, want: "reserved"},
+		"OwnerNameKey":  {reason: "Every key that starts with stratus-owner is the operator's.", labels: map[string]string{"stratus-owner-name": "x"}, want: "reserved"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -113,7 +113,11 @@ type readBack struct {
 	UniformAccess          bool
 	PublicAccessPrevention string
 	Lifecycle              []string // one line per rule, sorted
-	Labels                 map[string]string
+	// Labels are the labels but the owner mark's.
+	Labels map[string]string
+	// Marked is true when the labels carry the owner mark of the test
+	// object the bucket is named after (see testOwner).
+	Marked bool
 }
 
 // fullReadBack is what a plain client reads of a bucket with fullSpec.
@@ -129,13 +133,14 @@ func fullReadBack() readBack {
 			"Delete age=30 live=true prefix=[logs/] noncurrent=0",
 		},
 		Labels: map[string]string{"env": "test", "team": "storage"},
+		Marked: true,
 	}
 }
 
 // defaultReadBack is what a plain client reads of a bucket with an empty
-// spec: public access blocked, nothing else.
+// spec: public access blocked and the owner mark, nothing else.
 func defaultReadBack() readBack {
-	return readBack{Location: testLocation, UniformAccess: true, PublicAccessPrevention: "enforced"}
+	return readBack{Location: testLocation, UniformAccess: true, PublicAccessPrevention: "enforced", Marked: true}
 }
 
 func config(endpoint string, key []byte) driver.Config {
@@ -195,8 +200,22 @@ func newBucket(name string, spec storagev1alpha1.BucketSpec) *storagev1alpha1.Bu
 	return b
 }
 
+// testCluster is the cluster of the owners of the test requests.
+const testCluster = "test-cluster"
+
+// ownerOf is the owner the reconciler names for b.
+func ownerOf(b *storagev1alpha1.Bucket) driver.Owner {
+	return driver.Owner{Cluster: testCluster, Namespace: b.Namespace, Name: b.Name, UID: string(b.UID)}
+}
+
+// testOwner is the owner of the Bucket newBucket makes for name.
+func testOwner(name string) driver.Owner {
+	return ownerOf(newBucket(name, storagev1alpha1.BucketSpec{}))
+}
+
+// requestFor asks about b as the reconciler would, b being the owner.
 func requestFor(b *storagev1alpha1.Bucket) driver.Request[*storagev1alpha1.Bucket] {
-	return driver.Request[*storagev1alpha1.Bucket]{Object: b, ExternalName: b.Spec.BucketName, Region: testRegion}
+	return driver.Request[*storagev1alpha1.Bucket]{Object: b, ExternalName: b.Spec.BucketName, Region: testRegion, Owner: ownerOf(b)}
 }
 
 func read(t *testing.T, c *storage.Client, name string) readBack {
@@ -210,7 +229,8 @@ func read(t *testing.T, c *storage.Client, name string) readBack {
 		Versioning:             a.VersioningEnabled,
 		UniformAccess:          a.UniformBucketLevelAccess.Enabled,
 		PublicAccessPrevention: a.PublicAccessPrevention.String(),
-		Labels:                 a.Labels,
+		Labels:                 driver.WithoutOwnerKeys(a.Labels),
+		Marked:                 driver.MarkFromLabels(a.Labels).ID == testOwner(name).ID(),
 	}
 	if a.Encryption != nil {
 		rb.KMSKey = a.Encryption.DefaultKMSKeyName
@@ -338,7 +358,7 @@ func TestBucketCreate(t *testing.T) {
 		"create-public": {
 			reason: "Allowed public access leaves public access prevention inherited and uniform access off.",
 			spec:   storagev1alpha1.BucketSpec{PublicAccess: storagev1alpha1.PublicAccessAllowed},
-			want:   readBack{Location: testLocation, PublicAccessPrevention: "inherited"},
+			want:   readBack{Location: testLocation, PublicAccessPrevention: "inherited", Marked: true},
 			wantAtProvider: storagev1alpha1.BucketObservation{
 				Name: "create-public", Region: testLocation, Versioning: "Disabled", Encryption: "GoogleManaged",
 				PublicAccessBlocked: new(false), URL: srv.Endpoint + "/create-public",
@@ -472,7 +492,7 @@ func TestBucketUpdate(t *testing.T) {
 				Encryption:   &storagev1alpha1.Encryption{Mode: storagev1alpha1.EncryptionProviderManaged},
 				PublicAccess: storagev1alpha1.PublicAccessAllowed,
 			},
-			want: readBack{Location: testLocation, UniformAccess: true, PublicAccessPrevention: "inherited"},
+			want: readBack{Location: testLocation, UniformAccess: true, PublicAccessPrevention: "inherited", Marked: true},
 		},
 		"update-versioning-off": {
 			reason: "Disabled versioning turns it off.",

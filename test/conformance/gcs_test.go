@@ -19,6 +19,7 @@ import (
 	"github.com/stratus-operator/stratus/providers/gcp"
 	"github.com/stratus-operator/stratus/test/fakes/googleauth"
 	"github.com/stratus-operator/stratus/test/faults"
+	"github.com/stratus-operator/stratus/providers/driver"
 	"github.com/stratus-operator/stratus/test/harness"
 	"github.com/stratus-operator/stratus/test/servers"
 )
@@ -214,7 +215,7 @@ func (g *gcsTarget) Read(ctx context.Context, name string) (Cloud, error) {
 	}
 	slices.Sort(rules)
 	f["spec.lifecycle"] = strings.Join(rules, ",")
-	f["spec.labels"] = joinLabels(attrs.Labels)
+	f["spec.labels"] = joinLabels(driver.WithoutOwnerKeys(attrs.Labels))
 	return Cloud{Exists: true, Fields: f}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/test/faults"
+	"github.com/stratus-operator/stratus/providers/driver"
 	"github.com/stratus-operator/stratus/test/harness"
 )
 
@@ -178,7 +179,7 @@ func (t *s3Target) Read(ctx context.Context, name string) (Cloud, error) {
 	} else if s3Code(err) != "NoSuchTagSet" {
 		return Cloud{}, err
 	}
-	f["spec.labels"] = joinLabels(labels)
+	f["spec.labels"] = joinLabels(driver.WithoutOwnerKeys(labels))
 	return Cloud{Exists: true, Fields: f}, nil
 }
 

@@ -898,3 +898,98 @@ func TestObjectsPassThrough(t *testing.T) {
 		t.Errorf("listed %d generations; want 2", n)
 	}
 }
+
+func TestOwnerMarkLabelsRoundTrip(t *testing.T) {
+	t.Parallel()
+	auth := token(t, srv.ServiceAccountJSON())
+	// An operator's owner mark, as Google Cloud labels, with a user's
+	// labels: a 32-digit ID, a UUID, an empty value and international
+	// letters.
+	const mark = `"stratus-owner":"0123456789abcdef0123456789abcdef","stratus-owner-namespace":"team-a",` +
+		`"stratus-owner-name":"logs","stratus-owner-uid":"5e1f6a2b-0c3d-4e5f-8a9b-0123456789ab"`
+	markLabels := func(more map[string]any) map[string]any {
+		m := map[string]any{
+			"stratus-owner": "0123456789abcdef0123456789abcdef", "stratus-owner-namespace": "team-a",
+			"stratus-owner-name": "logs", "stratus-owner-uid": "5e1f6a2b-0c3d-4e5f-8a9b-0123456789ab",
+		}
+		for k, v := range more {
+			if v == nil {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	cases := map[string]struct {
+		reason string
+		insert string // the labels member of the insert
+		method string // of the change after it; none when empty
+		body   string
+		want   map[string]any // the labels get, list and the change's answer return
+	}{
+		"mark-on-insert": {
+			reason: "Labels inserted with the bucket come back as they were sent, empty values included.",
+			insert: `{` + mark + `,"env":"","équipe":"données"}`,
+			want:   markLabels(map[string]any{"env": "", "équipe": "données"}),
+		},
+		"mark-patched-on": {
+			reason: "A patch adds the mark to the labels a bucket has.",
+			insert: `{"env":"prod"}`,
+			method: http.MethodPatch, body: `{"labels":{` + mark + `}}`,
+			want: markLabels(map[string]any{"env": "prod"}),
+		},
+		"mark-kept-by-label-patch": {
+			reason: "A patch of other labels, set and deleted, leaves the mark.",
+			insert: `{` + mark + `,"env":"prod","old":"x"}`,
+			method: http.MethodPatch, body: `{"labels":{"env":"test","old":null}}`,
+			want: markLabels(map[string]any{"env": "test"}),
+		},
+		"mark-replaced-key-by-key": {
+			reason: "A patch of the mark's keys replaces their values only.",
+			insert: `{` + mark + `,"env":"prod"}`,
+			method: http.MethodPatch, body: `{"labels":{"stratus-owner":"ffffffffffffffffffffffffffffffff","stratus-owner-uid":null}}`,
+			want: markLabels(map[string]any{"env": "prod", "stratus-owner": "ffffffffffffffffffffffffffffffff", "stratus-owner-uid": nil}),
+		},
+		"mark-kept-by-update": {
+			reason: "An update (PUT) stores exactly the labels it sends.",
+			insert: `{"env":"prod"}`,
+			method: http.MethodPut, body: `{"labels":{` + mark + `}}`,
+			want: markLabels(nil),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			bucket := bucketName(name)
+			status, doc := call(t, auth, http.MethodPost, "/storage/v1/b?project="+srv.ProjectID, `{"name":"`+bucket+`","labels":`+tc.insert+`}`)
+			if status != http.StatusOK {
+				t.Fatalf("insert: %d %v", status, doc)
+			}
+			if tc.method == "" && !cmp.Equal(tc.want, doc["labels"]) {
+				t.Errorf("%s\nthe insert's answer: -want, +got:\n%s", tc.reason, cmp.Diff(tc.want, doc["labels"]))
+			}
+			if tc.method != "" {
+				status, doc := call(t, auth, tc.method, "/storage/v1/b/"+bucket, tc.body)
+				if status != http.StatusOK {
+					t.Fatalf("%s %s: %d %v", tc.method, bucket, status, doc)
+				}
+				if diff := cmp.Diff(tc.want, doc["labels"]); diff != "" {
+					t.Errorf("%s\nthe answer to %s: -want, +got:\n%s", tc.reason, tc.method, diff)
+				}
+			}
+			_, doc = call(t, auth, http.MethodGet, "/storage/v1/b/"+bucket, "")
+			if diff := cmp.Diff(tc.want, doc["labels"]); diff != "" {
+				t.Errorf("%s\nget: -want, +got:\n%s", tc.reason, diff)
+			}
+			_, doc = call(t, auth, http.MethodGet, "/storage/v1/b?project="+srv.ProjectID+"&prefix="+bucket, "")
+			items, _ := doc["items"].([]any)
+			if len(items) != 1 {
+				t.Fatalf("list with prefix %s: %v; want the bucket", bucket, doc)
+			}
+			if diff := cmp.Diff(tc.want, items[0].(map[string]any)["labels"]); diff != "" {
+				t.Errorf("%s\nlist: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}

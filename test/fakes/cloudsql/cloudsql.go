@@ -10,7 +10,8 @@
 // PENDING_CREATE until its create operation is done, MAINTENANCE while a
 // patch applies (the new settings show once it is done) and PENDING_DELETE
 // while it is deleted; databases and users can only be read or changed on a
-// RUNNABLE instance; PATCH merges only the fields sent; errors have Google's
+// RUNNABLE instance; PATCH merges only the fields sent (settings.userLabels
+// label by label, a label sent as null removed); errors have Google's
 // JSON shape and reasons; passwords are never returned. Operations advance
 // with time (WithOperationDelay) or only when the test says so
 // (WithManualOperations, Advance, Settle).

@@ -705,3 +705,160 @@ func TestFailedOperation(t *testing.T) {
 		t.Errorf("after a failed create the instance is %s, want FAILED", in.State)
 	}
 }
+
+func TestUserLabels(t *testing.T) {
+	s := start(t)
+	tok := token(t, s)
+	base := "/v1/projects/" + s.ProjectID + "/instances"
+	insertBody := func(name, labels string) string {
+		return `{"name":"` + name + `","databaseVersion":"POSTGRES_16","region":"europe-west1",` +
+			`"settings":{"tier":"db-custom-1-3840","edition":"ENTERPRISE"` + labels + `}}`
+	}
+	// userLabels returns settings.userLabels of an instance as the wire has
+	// it, nil when there are none.
+	userLabels := func(t *testing.T, name string) any {
+		t.Helper()
+		status, doc := raw(t, s, tok, http.MethodGet, base+"/"+name, "")
+		if status != http.StatusOK {
+			t.Fatalf("instances.get %s: %d %v", name, status, doc)
+		}
+		settings, _ := doc["settings"].(map[string]any)
+		return settings["userLabels"]
+	}
+	tests := []struct {
+		reason string
+		name   string
+		insert string // the settings' userLabels member, with its leading comma
+		patch  string // a patch body, none when empty
+		want   any    // settings.userLabels afterwards
+		// wantStatus is the status of the insert, or of the patch when
+		// there is one; 0 means 200.
+		wantStatus int
+	}{
+		{
+			reason: "An insert stores the labels and get returns them as sent.",
+			name:   "insert-labels",
+			insert: `,"userLabels":{"stratus-owner":"0123456789abcdef0123456789abcdef","stratus-owner-uid":"6f1c2d3e-aaaa","team":""}`,
+			want:   map[string]any{"stratus-owner": "0123456789abcdef0123456789abcdef", "stratus-owner-uid": "6f1c2d3e-aaaa", "team": ""},
+		},
+		{
+			reason: "An instance without labels has no userLabels member.",
+			name:   "no-labels",
+		},
+		{
+			reason: "A label inserted as null is no label.",
+			name:   "insert-null",
+			insert: `,"userLabels":{"a":"1","b":null}`,
+			want:   map[string]any{"a": "1"},
+		},
+		{
+			reason: "A patch merges userLabels label by label: those not sent stay.",
+			name:   "patch-merges",
+			insert: `,"userLabels":{"a":"1","b":"2"}`,
+			patch:  `{"settings":{"userLabels":{"b":"20","c":"3"}}}`,
+			want:   map[string]any{"a": "1", "b": "20", "c": "3"},
+		},
+		{
+			reason: "A label patched to null is removed, the others stay.",
+			name:   "patch-null-removes",
+			insert: `,"userLabels":{"a":"1","b":"2"}`,
+			patch:  `{"settings":{"userLabels":{"a":null}}}`,
+			want:   map[string]any{"b": "2"},
+		},
+		{
+			reason: "Labels patched onto an instance without any are stored; a null among them is no label.",
+			name:   "patch-onto-none",
+			patch:  `{"settings":{"userLabels":{"a":"1","b":null}}}`,
+			want:   map[string]any{"a": "1"},
+		},
+		{
+			reason: "A patch that does not mention userLabels keeps them.",
+			name:   "patch-other-field",
+			insert: `,"userLabels":{"a":"1"}`,
+			patch:  `{"settings":{"tier":"db-custom-2-7680"}}`,
+			want:   map[string]any{"a": "1"},
+		},
+		{
+			reason:     "Uppercase keys are refused.",
+			name:       "upper-key",
+			insert:     `,"userLabels":{"Team":"x"}`,
+			wantStatus: http.StatusBadRequest,
+		},
+		{
+			reason:     "Keys start with a lowercase letter.",
+			name:       "digit-key",
+			insert:     `,"userLabels":{"1team":"x"}`,
+			wantStatus: http.StatusBadRequest,
+		},
+		{
+			reason:     "Values hold no dots.",
+			name:       "dotted-value",
+			insert:     `,"userLabels":{"team":"a.b"}`,
+			wantStatus: http.StatusBadRequest,
+		},
+		{
+			reason:     "Values are at most 63 characters.",
+			name:       "long-value",
+			insert:     `,"userLabels":{"team":"` + strings.Repeat("x", 64) + `"}`,
+			wantStatus: http.StatusBadRequest,
+		},
+		{
+			reason:     "A patch with a bad label is refused and changes nothing.",
+			name:       "patch-refused",
+			insert:     `,"userLabels":{"a":"1"}`,
+			patch:      `{"settings":{"userLabels":{"B":"2"}}}`,
+			want:       map[string]any{"a": "1"},
+			wantStatus: http.StatusBadRequest,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.reason, func(t *testing.T) {
+			status, doc := raw(t, s, tok, http.MethodPost, base, insertBody(tt.name, tt.insert))
+			if tt.patch == "" && tt.wantStatus != 0 {
+				if status != tt.wantStatus {
+					t.Fatalf("%s\ninsert: %d %v, want %d", tt.reason, status, doc, tt.wantStatus)
+				}
+				return
+			}
+			if status != http.StatusOK {
+				t.Fatalf("%s\ninsert: %d %v", tt.reason, status, doc)
+			}
+			s.Settle()
+			if tt.patch != "" {
+				status, doc := raw(t, s, tok, http.MethodPatch, base+"/"+tt.name, tt.patch)
+				want := tt.wantStatus
+				if want == 0 {
+					want = http.StatusOK
+				}
+				if status != want {
+					t.Fatalf("%s\npatch: %d %v, want %d", tt.reason, status, doc, want)
+				}
+				s.Settle()
+			}
+			if diff := cmp.Diff(tt.want, userLabels(t, tt.name)); diff != "" {
+				t.Errorf("%s\nsettings.userLabels: -want, +got:\n%s", tt.reason, diff)
+			}
+		})
+	}
+
+	t.Run("The real client's labels and nulls round-trip.", func(t *testing.T) {
+		svc := client(t, s, s.ServiceAccountJSON())
+		in := postgres("real-client")
+		in.Settings.UserLabels = map[string]string{"a": "1", "b": "2"}
+		runnable(t, s, svc, in)
+		if _, err := svc.Instances.Patch(s.ProjectID, "real-client", &sqladmin.DatabaseInstance{Settings: &sqladmin.Settings{
+			UserLabels: map[string]string{"c": "3"},
+			NullFields: []string{"UserLabels.a"},
+		}}).Do(); err != nil {
+			t.Fatal(err)
+		}
+		s.Settle()
+		got, err := svc.Instances.Get(s.ProjectID, "real-client").Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]string{"b": "2", "c": "3"}, got.Settings.UserLabels); diff != "" {
+			t.Errorf("userLabels after a patch that sets c and nulls a: -want, +got:\n%s", diff)
+		}
+	})
+}

@@ -3,12 +3,15 @@ package cloudsql
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	sqladmin "google.golang.org/api/sqladmin/v1"
 )
@@ -42,6 +45,13 @@ var (
 
 // maxInstanceName is the longest instance name Cloud SQL accepts.
 const maxInstanceName = 98
+
+// Cloud SQL's limits of settings.userLabels: at most 64 labels, keys and
+// values of at most 63 characters.
+const (
+	maxUserLabels     = 64
+	maxUserLabelChars = 63
+)
 
 // knownVersions are the database versions the fake accepts.
 var knownVersions = map[string]bool{
@@ -191,6 +201,9 @@ func validateSettings(version string, s, cur *sqladmin.Settings) *APIError {
 			return invalidError("Invalid request: The number of retained backups must be between 1 and 365 (got %d).", n)
 		}
 	}
+	if e := checkUserLabels(s.UserLabels); e != nil {
+		return e
+	}
 	if ip := s.IpConfiguration; ip != nil {
 		if !ip.Ipv4Enabled && ip.PrivateNetwork == "" && (ip.PscConfig == nil || !ip.PscConfig.PscEnabled) {
 			return invalidError("Invalid request: At least one of Public IP or Private IP or PSC connectivity must be enabled.")
@@ -202,6 +215,43 @@ func validateSettings(version string, s, cur *sqladmin.Settings) *APIError {
 		}
 	}
 	return nil
+}
+
+// checkUserLabels checks settings.userLabels as Cloud SQL does: at most 64
+// labels; keys of 1 to 63 characters that start with a lowercase letter;
+// values of at most 63; both of lowercase letters (international ones
+// included), digits, underscores and dashes.
+func checkUserLabels(labels map[string]string) *APIError {
+	if len(labels) > maxUserLabels {
+		return invalidError("Invalid request: An instance may have at most %d labels, not %d.", maxUserLabels, len(labels))
+	}
+	keys := slices.Sorted(maps.Keys(labels))
+	for _, k := range keys {
+		v := labels[k]
+		if n := utf8.RuneCountInString(k); n == 0 || n > maxUserLabelChars {
+			return invalidError("Invalid request: Label key %q must be 1 to %d characters long.", k, maxUserLabelChars)
+		}
+		if first, _ := utf8.DecodeRuneInString(k); !isLowerLetter(first) {
+			return invalidError("Invalid request: Label key %q must start with a lowercase letter.", k)
+		}
+		if utf8.RuneCountInString(v) > maxUserLabelChars {
+			return invalidError("Invalid request: Label value %q must be at most %d characters long.", v, maxUserLabelChars)
+		}
+		for _, text := range []string{k, v} {
+			for _, r := range text {
+				if !isLowerLetter(r) && !('0' <= r && r <= '9') && r != '_' && r != '-' {
+					return invalidError("Invalid request: Label %q=%q may contain only lowercase letters, digits, underscores and dashes.", k, v)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// isLowerLetter reports whether r is a lowercase letter or a letter without
+// case.
+func isLowerLetter(r rune) bool {
+	return unicode.IsLetter(r) && !unicode.IsUpper(r) && !unicode.IsTitle(r)
 }
 
 // checkTier checks a tier against the edition and engine, as Cloud SQL
@@ -280,6 +330,7 @@ func (c *call) insertInstance() {
 	}
 	s := copyOf(in.Settings)
 	sraw, _ := raw["settings"].(map[string]any)
+	dropNullLabels(s, sraw)
 	applyDefaults(version, s, sraw)
 	if e := validateSettings(version, s, nil); e != nil {
 		c.fail(*e)
@@ -434,15 +485,39 @@ func (c *call) patchInstance() {
 	}, func() { inst.db.State = prev })
 }
 
+// dropNullLabels removes from s the userLabels that raw, the settings as
+// sent, has as null: a null label is no label (a null would otherwise
+// decode as an empty value).
+func dropNullLabels(s *sqladmin.Settings, raw map[string]any) {
+	sent, _ := raw["userLabels"].(map[string]any)
+	for k, v := range sent {
+		if v == nil {
+			delete(s.UserLabels, k)
+		}
+	}
+	if len(s.UserLabels) == 0 {
+		s.UserLabels = nil
+	}
+}
+
 // mergeJSON merges src into dst: objects field by field, anything else
-// (arrays included) replaced.
+// (arrays included) replaced, and a field sent as null removed. So PATCH
+// merges settings.userLabels label by label, and removes a label sent as
+// null, as Cloud SQL does.
 func mergeJSON(dst, src map[string]any) {
 	for k, v := range src {
+		if v == nil {
+			delete(dst, k)
+			continue
+		}
 		if sv, ok := v.(map[string]any); ok {
-			if dv, ok := dst[k].(map[string]any); ok {
-				mergeJSON(dv, sv)
-				continue
+			dv, ok := dst[k].(map[string]any)
+			if !ok {
+				dv = map[string]any{}
+				dst[k] = dv
 			}
+			mergeJSON(dv, sv)
+			continue
 		}
 		dst[k] = v
 	}
