@@ -16,10 +16,10 @@ import (
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/driver"
 	"github.com/stratus-operator/stratus/providers/gcp"
 	"github.com/stratus-operator/stratus/test/fakes/googleauth"
 	"github.com/stratus-operator/stratus/test/faults"
-	"github.com/stratus-operator/stratus/providers/driver"
 	"github.com/stratus-operator/stratus/test/harness"
 	"github.com/stratus-operator/stratus/test/servers"
 )
