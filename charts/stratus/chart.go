@@ -20,6 +20,52 @@ var crdFiles embed.FS
 //go:embed files/webhook/manifests.yaml
 var webhookManifest []byte
 
+//go:embed files/admission/*.yaml
+var admissionFiles embed.FS
+
+// AdmissionPolicies returns the ValidatingAdmissionPolicies and their
+// bindings the chart installs: rules the API server evaluates itself.
+func AdmissionPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
+	names, err := fs.Glob(admissionFiles, "files/admission/*.yaml")
+	if err != nil {
+		return nil, nil, fmt.Errorf("list admission policies: %w", err)
+	}
+	var (
+		policies []*admissionregistrationv1.ValidatingAdmissionPolicy
+		bindings []*admissionregistrationv1.ValidatingAdmissionPolicyBinding
+	)
+	for _, name := range names {
+		data, err := admissionFiles.ReadFile(name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		for _, doc := range bytes.Split(data, []byte("\n---\n")) {
+			var meta struct{ Kind string }
+			if err := yaml.Unmarshal(doc, &meta); err != nil {
+				return nil, nil, fmt.Errorf("parse %s: %w", name, err)
+			}
+			switch meta.Kind {
+			case "ValidatingAdmissionPolicy":
+				var p admissionregistrationv1.ValidatingAdmissionPolicy
+				if err := yaml.UnmarshalStrict(doc, &p); err != nil {
+					return nil, nil, fmt.Errorf("parse %s: %w", name, err)
+				}
+				policies = append(policies, &p)
+			case "ValidatingAdmissionPolicyBinding":
+				var b admissionregistrationv1.ValidatingAdmissionPolicyBinding
+				if err := yaml.UnmarshalStrict(doc, &b); err != nil {
+					return nil, nil, fmt.Errorf("parse %s: %w", name, err)
+				}
+				bindings = append(bindings, &b)
+			case "":
+			default:
+				return nil, nil, fmt.Errorf("%s: unexpected kind %s", name, meta.Kind)
+			}
+		}
+	}
+	return policies, bindings, nil
+}
+
 // WebhookConfiguration returns the ValidatingWebhookConfiguration
 // controller-gen generated: the Guardrail webhook and the guardrail webhook
 // over the managed kinds.

@@ -4,12 +4,16 @@
 package controlplane
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	chart "github.com/stratus-operator/stratus/charts/stratus"
@@ -92,11 +96,41 @@ func StartWith(opts Options) (*ControlPlane, error) {
 		return nil, fmt.Errorf("start kube-apiserver and etcd: %w", err)
 	}
 	cp := &ControlPlane{env: env, Config: cfg, KubeConfig: env.KubeConfig}
+	if !opts.SkipCRDs {
+		if err := installAdmissionPolicies(cfg); err != nil {
+			return nil, errors.Join(err, env.Stop())
+		}
+	}
 	if opts.Webhooks {
 		w := env.WebhookInstallOptions
 		cp.Webhook = &WebhookServing{Host: w.LocalServingHost, Port: w.LocalServingPort, CertDir: w.LocalServingCertDir}
 	}
 	return cp, nil
+}
+
+// installAdmissionPolicies installs the chart's ValidatingAdmissionPolicies
+// and their bindings, as the chart does.
+func installAdmissionPolicies(cfg *rest.Config) error {
+	policies, bindings, err := chart.AdmissionPolicies()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: clientgoscheme.Scheme})
+	if err != nil {
+		return fmt.Errorf("client for admission policies: %w", err)
+	}
+	ctx := context.Background()
+	for _, p := range policies {
+		if err := c.Create(ctx, p); err != nil {
+			return fmt.Errorf("install admission policy %s: %w", p.Name, err)
+		}
+	}
+	for _, b := range bindings {
+		if err := c.Create(ctx, b); err != nil {
+			return fmt.Errorf("install admission policy binding %s: %w", b.Name, err)
+		}
+	}
+	return nil
 }
 
 // Stop stops the control plane and removes its data.
