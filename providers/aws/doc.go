@@ -15,9 +15,17 @@
 //     default encryption, public access block, lifecycle rules, tags) and
 //     reports the fields that differ from the spec. A setting the endpoint
 //     does not implement (501 NotImplemented) is listed in
-//     Observation.Unsupported and left out of the comparison.
-//   - Create and Update write every setting, skipping the ones the endpoint
-//     does not implement; both are idempotent.
+//     Observation.Unsupported and left out of the comparison. The owner
+//     mark among the tags (driver.Owner.Tags) is Observation.Owner, never
+//     a label, and a mark that is not the request's owner's is drift in
+//     driver.OwnershipField. A Bucket being deleted is observed with a HEAD
+//     and its tags only.
+//   - Create writes the tags, owner mark included, right after creating the
+//     bucket and before any other setting; a bucket that already exists
+//     (BucketAlreadyOwnedByYou) is left unchanged for the reconciler to
+//     observe. Update writes the tags, owner mark included, then every
+//     other setting. Tags are replaced, never deleted. Settings the
+//     endpoint does not implement are skipped; both calls are idempotent.
 //   - Delete refuses, with a Blocked error, to delete a bucket that still holds
 //     objects unless spec.forceDestroy is set, in which case it deletes every
 //     object version and delete marker first.

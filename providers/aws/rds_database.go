@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,13 +22,6 @@ import (
 
 // rdsStatusAvailable is the status of an instance that can be used.
 const rdsStatusAvailable = "available"
-
-// Tags the driver puts on the instances it creates (and, with
-// CopyTagsToSnapshot, on their snapshots).
-const (
-	tagManagedBy = "stratus.dev/managed-by"
-	tagResource  = "stratus.dev/resource"
-)
 
 // errNoMasterPassword is returned by Create when the connection Secret lacks
 // the master password, which the reconciler generates before Create.
@@ -69,6 +64,15 @@ var errNoMasterPassword = errors.New("the connection Secret has no password for 
 // "<identifier>-final-<unix time>", which outlives the instance (delete it
 // in RDS when it is no longer needed). With spec.deletionProtection true, or
 // deletion protection turned on in RDS, the deletion is blocked.
+//
+// Ownership: CreateDBInstance tags the instance with the request's owner
+// mark (driver.Owner.Tags), atomically with its creation, and with
+// CopyTagsToSnapshot its snapshots too. Observe reads the mark from the
+// instance's TagList into Observation.Owner and reports
+// driver.OwnershipField as drift when it is not the request's owner's;
+// Update then adds the mark with AddTagsToResource. A Create that finds the
+// instance already there (DBInstanceAlreadyExists) changes nothing, for the
+// reconciler to observe it and check its mark.
 func NewDatabaseDriver(opts ...Option) driver.Driver[*databasev1alpha1.Database] {
 	return &databaseDriver{opts: newOptions(opts)}
 }
@@ -174,6 +178,7 @@ func (c *databaseClient) Observe(ctx context.Context, req databaseRequest) (driv
 		return driver.Observation{}, err
 	}
 	o := readInstance(*inst)
+	mark := driver.MarkFromTags(rdsTagMap(inst.TagList))
 	db.Status.AtProvider = databasev1alpha1.DatabaseObservation{
 		Name:          o.dbName,
 		Owner:         o.masterUsername,
@@ -186,14 +191,37 @@ func (c *databaseClient) Observe(ctx context.Context, req databaseRequest) (driv
 		Exists:     true,
 		Available:  o.status == rdsStatusAvailable,
 		State:      o.status,
-		Drift:      instanceDrift(s, o),
+		Drift:      append(instanceDrift(s, o), ownershipDrift(req.Owner, mark)...),
 		Connection: connectionDetails(s, &o, string(req.Connection[driver.ConnectionPassword])),
+		Owner:      mark,
 	}, nil
 }
 
+// rdsTagMap returns RDS tags as a map, nil when there are none.
+func rdsTagMap(tags []types.Tag) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+// rdsTags returns tags as RDS tags, sorted by key; nil when there are none.
+func rdsTags(tags map[string]string) []types.Tag {
+	var out []types.Tag
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		out = append(out, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return out
+}
+
 // Create creates the instance with the master password from the connection
-// Secret. An instance that already exists is not an error: it is never
-// created twice, and the next Observe reads it.
+// Secret, tagged with the request's owner mark. An instance that already
+// exists is not an error: it is never created twice nor changed, and the
+// next Observe reads it (and its mark).
 func (c *databaseClient) Create(ctx context.Context, req databaseRequest) (driver.ConnectionDetails, error) {
 	s, err := settingsFor(req.Object, req.ExternalName)
 	if err != nil {
@@ -222,10 +250,7 @@ func (c *databaseClient) Create(ctx context.Context, req databaseRequest) (drive
 		DBName:                aws.String(s.dbName),
 		MasterUsername:        aws.String(s.masterUsername),
 		MasterUserPassword:    aws.String(password),
-		Tags: []types.Tag{
-			{Key: aws.String(tagManagedBy), Value: aws.String("stratus")},
-			{Key: aws.String(tagResource), Value: aws.String(req.Object.GetNamespace() + "/" + req.Object.GetName())},
-		},
+		Tags:                  rdsTags(ownerTags(req.Owner)),
 	}
 	if s.engineVersion != "" {
 		input.EngineVersion = aws.String(s.engineVersion)
@@ -243,6 +268,9 @@ func (c *databaseClient) Create(ctx context.Context, req databaseRequest) (drive
 }
 
 // Update modifies the drifted fields of the instance, applied immediately.
+// An instance without the request's owner mark is tagged with it first, once
+// the modification is known to be one RDS can make: a terminal error changes
+// nothing.
 func (c *databaseClient) Update(ctx context.Context, req databaseRequest) (driver.ConnectionDetails, error) {
 	s, err := settingsFor(req.Object, req.ExternalName)
 	if err != nil {
@@ -260,6 +288,30 @@ func (c *databaseClient) Update(ctx context.Context, req databaseRequest) (drive
 	input, err := modifyInput(s, o)
 	if err != nil {
 		return nil, err
+	}
+	if hasOwnershipDrift(req.Owner, driver.MarkFromTags(rdsTagMap(inst.TagList))) {
+		arn := aws.ToString(inst.DBInstanceArn)
+		if arn == "" {
+			return nil, fmt.Errorf("tag RDS instance %q with its owner: RDS described it without an ARN", s.identifier)
+		}
+		// AddTagsToResource adds and replaces tags, and leaves the others:
+		// every key of the mark is written, empty where the owner has no
+		// value, so that none of another owner's is left behind.
+		tags := req.Owner.Tags()
+		if _, ok := tags[driver.ClusterTag]; !ok {
+			tags[driver.ClusterTag] = ""
+		}
+		_, err := c.rds.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{
+			ResourceName: aws.String(arn),
+			Tags:         rdsTags(tags),
+		}, inRegion(region))
+		switch {
+		case err == nil:
+		case hasCode(err, codeDBInstanceNotFound):
+			return nil, fmt.Errorf("update RDS instance %q in region %q: it does not exist", s.identifier, region)
+		default:
+			return nil, wrapRDS(err, "tag RDS instance %q with its owner", s.identifier)
+		}
 	}
 	if input != nil {
 		_, err := c.rds.ModifyDBInstance(ctx, input, inRegion(region))

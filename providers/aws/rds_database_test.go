@@ -90,13 +90,18 @@ func plainRDS(srv *fakerds.Server) *rds.Client {
 func newDatabase(name string, spec databasev1alpha1.DatabaseSpec) *databasev1alpha1.Database {
 	db := &databasev1alpha1.Database{Spec: spec}
 	db.Name, db.Namespace = name, "test"
+	db.UID = testUID(db.Namespace, name)
 	return db
 }
 
-// dbRequest is a request about db under externalName, with password in the
-// connection Secret as the reconciler puts it there before Create.
+// dbRequest is a request about db under externalName, with db's owner and
+// with password in the connection Secret, as the reconciler sets them
+// before Create.
 func dbRequest(db *databasev1alpha1.Database, externalName, password string) databaseRequest {
-	req := databaseRequest{Object: db, ExternalName: externalName, Region: rdsTestRegion, Connection: driver.ConnectionDetails{}}
+	req := databaseRequest{
+		Object: db, ExternalName: externalName, Region: rdsTestRegion, Connection: driver.ConnectionDetails{},
+		Owner: testOwner(db.Namespace, db.Name),
+	}
 	if password != "" {
 		req.Connection[driver.ConnectionPassword] = []byte(password)
 	}
@@ -129,6 +134,7 @@ type observation struct {
 	Drift             []stratusv1alpha1.DriftedField
 	Connection        map[string]string
 	AtProvider        databasev1alpha1.DatabaseObservation
+	Owner             driver.OwnerMark
 }
 
 func observeDB(t *testing.T, c *databaseClient, req databaseRequest) observation {
@@ -137,7 +143,7 @@ func observeDB(t *testing.T, c *databaseClient, req databaseRequest) observation
 	if err != nil {
 		t.Fatalf("Observe(...): %v", err)
 	}
-	got := observation{Exists: o.Exists, Available: o.Available, State: o.State, Drift: o.Drift, AtProvider: req.Object.Status.AtProvider}
+	got := observation{Exists: o.Exists, Available: o.Available, State: o.State, Drift: o.Drift, AtProvider: req.Object.Status.AtProvider, Owner: o.Owner}
 	if len(o.Connection) > 0 {
 		got.Connection = map[string]string{}
 		for k, v := range o.Connection {
@@ -191,26 +197,28 @@ func TestDatabaseLifecycle(t *testing.T) {
 		return databasev1alpha1.DatabaseObservation{Name: "orders", Owner: "orders_admin", EngineVersion: "16.9", Host: host, Port: port, State: state}
 	}
 
+	// The instance carries the Database's owner mark from the start.
+	mark := testOwner("test", "orders").Mark()
 	steps := []struct {
 		reason string
 		want   func(host string) observation
 	}{
 		{
-			reason: "Right after Create the instance is creating: it exists, is not available, has no endpoint yet and no drift.",
+			reason: "Right after Create the instance is creating: it exists, is not available, has no endpoint yet and no drift; it carries the owner mark.",
 			want: func(string) observation {
-				return observation{Exists: true, State: "creating", Connection: noEndpoint, AtProvider: atProvider("", 0, "creating")}
+				return observation{Exists: true, State: "creating", Connection: noEndpoint, AtProvider: atProvider("", 0, "creating"), Owner: mark}
 			},
 		},
 		{
 			reason: "Then it is backing up: not available yet, but with an endpoint.",
 			want: func(host string) observation {
-				return observation{Exists: true, State: "backing-up", Connection: full(host), AtProvider: atProvider(host, 5432, "backing-up")}
+				return observation{Exists: true, State: "backing-up", Connection: full(host), AtProvider: atProvider(host, 5432, "backing-up"), Owner: mark}
 			},
 		},
 		{
 			reason: "Then it is available, with every connection detail.",
 			want: func(host string) observation {
-				return observation{Exists: true, Available: true, State: "available", Connection: full(host), AtProvider: atProvider(host, 5432, "available")}
+				return observation{Exists: true, Available: true, State: "available", Connection: full(host), AtProvider: atProvider(host, 5432, "available"), Owner: mark}
 			},
 		},
 	}
@@ -241,7 +249,11 @@ func TestDatabaseLifecycle(t *testing.T) {
 	want := readBack{
 		Engine: "postgres", Version: "16.9", Class: "db.m6g.large", DBName: "orders", User: "orders_admin", StorageType: "gp3",
 		Storage: 50, Retention: 3, MultiAZ: true, Encrypted: true, CopyTags: true,
-		Tags: map[string]string{"stratus.dev/managed-by": "stratus", "stratus.dev/resource": "test/orders"},
+		// The owner mark, written by CreateDBInstance itself.
+		Tags: map[string]string{
+			driver.OwnerTag: testOwner("test", "orders").ID(), driver.OwnerNamespaceTag: "test", driver.OwnerNameTag: "orders",
+			driver.OwnerUIDTag: string(testUID("test", "orders")), driver.ClusterTag: testCluster,
+		},
 	}
 	got := readBack{
 		Engine: aws.ToString(d.Engine), Version: aws.ToString(d.EngineVersion), Class: aws.ToString(d.DBInstanceClass),
@@ -860,4 +872,279 @@ func TestDatabaseConnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tagsBack reads an instance's tags with a plain SDK client, both ways RDS
+// offers: DescribeDBInstances's TagList and ListTagsForResource. The test
+// fails when they differ.
+func tagsBack(t *testing.T, srv *fakerds.Server, id string) map[string]string {
+	t.Helper()
+	d := readInstanceBack(t, srv, id)
+	list, err := plainRDS(srv).ListTagsForResource(t.Context(), &rds.ListTagsForResourceInput{ResourceName: d.DBInstanceArn})
+	if err != nil {
+		t.Fatalf("ListTagsForResource(%q): %v", id, err)
+	}
+	described, listed := rdsTagMap(d.TagList), rdsTagMap(list.TagList)
+	if diff := cmp.Diff(described, listed); diff != "" {
+		t.Errorf("the tags of %q: DescribeDBInstances -, ListTagsForResource +:\n%s", id, diff)
+	}
+	return listed
+}
+
+// markTags are the tags of o's owner mark, every key written.
+func markTags(o driver.Owner) map[string]string {
+	return map[string]string{
+		driver.OwnerTag: o.ID(), driver.OwnerNamespaceTag: o.Namespace, driver.OwnerNameTag: o.Name,
+		driver.OwnerUIDTag: o.UID, driver.ClusterTag: o.Cluster,
+	}
+}
+
+// addTags tags an instance behind the driver's back.
+func addTags(t *testing.T, srv *fakerds.Server, id string, tags map[string]string) {
+	t.Helper()
+	d := readInstanceBack(t, srv, id)
+	if _, err := plainRDS(srv).AddTagsToResource(t.Context(), &rds.AddTagsToResourceInput{ResourceName: d.DBInstanceArn, Tags: rdsTags(tags)}); err != nil {
+		t.Fatalf("AddTagsToResource(%q): %v", id, err)
+	}
+}
+
+func TestDatabaseOwnership(t *testing.T) {
+	mine := testOwner("test", "own")
+	theirs := testOwner("team-b", "orders")
+	// bare is an owner as a reconciler without a cluster name or UID makes
+	// it.
+	bare := driver.Owner{Namespace: "test", Name: "own"}
+	type want struct {
+		Owner driver.OwnerMark // the mark Observe reads before Update
+		Drift []stratusv1alpha1.DriftedField
+		// Kind and Err are Update's error, if any.
+		Kind, Err string
+		// Calls are the calls Update made.
+		Calls map[string]int
+		// Tags are the instance's tags after Update, read back with the
+		// SDK; nil for none.
+		Tags map[string]string
+	}
+	cases := map[string]struct {
+		reason string
+		// owner is the request's owner; mine unless set.
+		owner *driver.Owner
+		// setup makes the instance "own", available.
+		setup  func(t *testing.T, srv *fakerds.Server, c *databaseClient, req databaseRequest)
+		change func(*databasev1alpha1.DatabaseSpec)
+		want   want
+	}{
+		"CreatedMarked": {
+			reason: "An instance the driver created carries the mark: no ownership drift, and Update has nothing to tag.",
+			setup: func(t *testing.T, srv *fakerds.Server, c *databaseClient, req databaseRequest) {
+				createReady(t, srv, c, req)
+			},
+			want: want{Owner: mine.Mark(), Calls: map[string]int{"DescribeDBInstances": 1}, Tags: ownerTags(mine)},
+		},
+		"Unmarked": {
+			reason: "An instance made before marks (by a request without an owner) is unmarked: ownership drift, and Update adds the mark without modifying the instance.",
+			setup: func(t *testing.T, srv *fakerds.Server, c *databaseClient, req databaseRequest) {
+				req.Owner = driver.Owner{}
+				createReady(t, srv, c, req)
+				if tags := tagsBack(t, srv, "own"); len(tags) != 0 {
+					t.Fatalf("a Create without an owner wrote tags %v; want none", tags)
+				}
+			},
+			want: want{
+				Drift: []stratusv1alpha1.DriftedField{{Field: driver.OwnershipField, Desired: mine.ID(), Observed: "None"}},
+				Calls: map[string]int{"DescribeDBInstances": 1, "AddTagsToResource": 1},
+				Tags:  markTags(mine),
+			},
+		},
+		"OtherOwner": {
+			reason: "Another owner's mark is ownership drift with that owner's ID; Update (which the reconciler calls only once it allowed the claim) replaces it, and leaves other tags.",
+			setup: func(t *testing.T, srv *fakerds.Server, c *databaseClient, req databaseRequest) {
+				req.Owner = theirs
+				createReady(t, srv, c, req)
+				addTags(t, srv, "own", map[string]string{"cost-center": "42"})
+			},
+			want: want{
+				Owner: theirs.Mark(),
+				Drift: []stratusv1alpha1.DriftedField{{Field: driver.OwnershipField, Desired: mine.ID(), Observed: theirs.ID()}},
+				Calls: map[string]int{"DescribeDBInstances": 1, "AddTagsToResource": 1},
+				Tags: func() map[string]string {
+					m := markTags(mine)
+					m["cost-center"] = "42"
+					return m
+				}(),
+			},
+		},
+		"OtherOwnerStaleKeys": {
+			reason: "An owner without a UID or cluster writes those keys empty: nothing of the previous owner's mark is left.",
+			owner:  &bare,
+			setup: func(t *testing.T, srv *fakerds.Server, c *databaseClient, req databaseRequest) {
+				req.Owner = theirs
+				createReady(t, srv, c, req)
+			},
+			want: want{
+				Owner: theirs.Mark(),
+				Drift: []stratusv1alpha1.DriftedField{{Field: driver.OwnershipField, Desired: bare.ID(), Observed: theirs.ID()}},
+				Calls: map[string]int{"DescribeDBInstances": 1, "AddTagsToResource": 1},
+				Tags:  markTags(bare),
+			},
+		},
+		"UnmarkedAndDrifted": {
+			reason: "An unmarked instance whose settings drifted too is tagged and modified.",
+			setup: func(t *testing.T, srv *fakerds.Server, c *databaseClient, req databaseRequest) {
+				req.Owner = driver.Owner{}
+				createReady(t, srv, c, req)
+			},
+			change: func(s *databasev1alpha1.DatabaseSpec) { s.BackupRetentionDays = aws.Int32(14) },
+			want: want{
+				Drift: []stratusv1alpha1.DriftedField{
+					{Field: "spec.backupRetentionDays", Desired: "14", Observed: "7"},
+					{Field: driver.OwnershipField, Desired: mine.ID(), Observed: "None"},
+				},
+				Calls: map[string]int{"DescribeDBInstances": 1, "AddTagsToResource": 1, "ModifyDBInstance": 1},
+				Tags:  markTags(mine),
+			},
+		},
+		"UnmarkedImmutableChange": {
+			reason: "A terminal Update changes nothing: not even the mark is written.",
+			setup: func(t *testing.T, srv *fakerds.Server, c *databaseClient, req databaseRequest) {
+				req.Owner = driver.Owner{}
+				createReady(t, srv, c, req)
+			},
+			change: func(s *databasev1alpha1.DatabaseSpec) { s.Owner = "someone_else" },
+			want: want{
+				Drift: []stratusv1alpha1.DriftedField{
+					{Field: "spec.owner", Desired: "someone_else", Observed: "stratus_admin"},
+					{Field: driver.OwnershipField, Desired: mine.ID(), Observed: "None"},
+				},
+				Kind:  "Terminal",
+				Err:   `spec.owner is "someone_else" but RDS instance "own" was created with master user "stratus_admin"`,
+				Calls: map[string]int{"DescribeDBInstances": 1},
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := startRDS(t)
+			c := connectFakeRDS(t, srv)
+			db := newDatabase("own", databasev1alpha1.DatabaseSpec{})
+			req := dbRequest(db, "own", generatePassword(t, c))
+			if tc.owner != nil {
+				req.Owner = *tc.owner
+			}
+			tc.setup(t, srv, c, req)
+			if tc.change != nil {
+				tc.change(&db.Spec)
+			}
+
+			var got want
+			o := observeDB(t, c, req)
+			got.Owner, got.Drift = o.Owner, o.Drift
+			srv.ResetCalls()
+			if _, err := c.Update(t.Context(), req); err != nil {
+				got.Kind, got.Err = kind(err), err.Error()
+				if strings.Contains(got.Err, tc.want.Err) {
+					got.Err = tc.want.Err
+				}
+			}
+			got.Calls = srv.CallCounts()
+			got.Tags = tagsBack(t, srv, "own")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\nObserve, then Update: -want, +got:\n%s", tc.reason, diff)
+			}
+			if tc.want.Kind != "" {
+				return
+			}
+			// Once updated, the instance is the request's owner's.
+			srv.Settle()
+			after := observeDB(t, c, req)
+			if diff := cmp.Diff(observation{Owner: req.Owner.Mark()}, observation{Owner: after.Owner, Drift: after.Drift}); diff != "" {
+				t.Errorf("%s\nObserve(...) after Update: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+func TestDatabaseCreateOverExisting(t *testing.T) {
+	theirs := testOwner("team-b", "orders")
+	cases := map[string]struct {
+		reason string
+		// setup creates the instance "exists", available, behind the
+		// Database's back.
+		setup     func(t *testing.T, srv *fakerds.Server)
+		wantOwner driver.OwnerMark
+	}{
+		"OtherOwners": {
+			reason: "Another Database's instance of the same name: Create neither fails nor changes it, and Observe shows whose it is.",
+			setup: func(t *testing.T, srv *fakerds.Server) {
+				other := connectFakeRDS(t, srv)
+				req := dbRequest(newDatabase("orders", databasev1alpha1.DatabaseSpec{SizeClass: databasev1alpha1.SizeMedium}), "exists", generatePassword(t, other))
+				req.Owner = theirs
+				createReady(t, srv, other, req)
+			},
+			wantOwner: theirs.Mark(),
+		},
+		"Unmarked": {
+			reason: "An instance made outside the operator, untagged: Create neither fails nor tags it.",
+			setup: func(t *testing.T, srv *fakerds.Server) {
+				in := &rds.CreateDBInstanceInput{
+					DBInstanceIdentifier: aws.String("exists"), Engine: aws.String("postgres"), DBInstanceClass: aws.String("db.m6g.large"),
+					AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("stratus_admin"), MasterUserPassword: aws.String("Sup3rSecretPassw0rd"),
+					DBName: aws.String("exists"), StorageEncrypted: aws.Bool(true),
+				}
+				if _, err := plainRDS(srv).CreateDBInstance(t.Context(), in); err != nil {
+					t.Fatalf("CreateDBInstance(...): %v", err)
+				}
+				srv.Settle()
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := startRDS(t)
+			tc.setup(t, srv)
+			before, beforeTags := readInstanceBack(t, srv, "exists"), tagsBack(t, srv, "exists")
+			srv.ResetCalls()
+
+			c := connectFakeRDS(t, srv)
+			db := newDatabase("mine", databasev1alpha1.DatabaseSpec{})
+			req := dbRequest(db, "exists", generatePassword(t, c))
+			if _, err := c.Create(t.Context(), req); err != nil {
+				t.Fatalf("%s\nCreate(...) over an existing instance: %v", tc.reason, err)
+			}
+			if diff := cmp.Diff(map[string]int{"CreateDBInstance": 1}, srv.CallCounts()); diff != "" {
+				t.Errorf("%s\ncalls of Create: -want, +got:\n%s", tc.reason, diff)
+			}
+			type settings struct {
+				Class, Status string
+				Storage       int32
+				Tags          map[string]string
+			}
+			after := readInstanceBack(t, srv, "exists")
+			if diff := cmp.Diff(
+				settings{aws.ToString(before.DBInstanceClass), aws.ToString(before.DBInstanceStatus), aws.ToInt32(before.AllocatedStorage), beforeTags},
+				settings{aws.ToString(after.DBInstanceClass), aws.ToString(after.DBInstanceStatus), aws.ToInt32(after.AllocatedStorage), tagsBack(t, srv, "exists")},
+			); diff != "" {
+				t.Errorf("%s\nthe instance after Create: -before, +after:\n%s", tc.reason, diff)
+			}
+
+			o := observeDB(t, c, req)
+			wantDrift := driver.OwnershipDrift(req.Owner, tc.wantOwner)
+			if diff := cmp.Diff(observation{Owner: tc.wantOwner, Drift: wantDrift}, observation{Owner: o.Owner, Drift: filterField(o.Drift, driver.OwnershipField)}); diff != "" {
+				t.Errorf("%s\nObserve(...) after Create: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+// filterField returns the drifted fields named field.
+func filterField(drift []stratusv1alpha1.DriftedField, field string) []stratusv1alpha1.DriftedField {
+	var out []stratusv1alpha1.DriftedField
+	for _, d := range drift {
+		if d.Field == field {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -122,9 +122,7 @@ func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.O
 	}
 	seen := req.Object.Status.AtProvider
 	if req.Object.GetDeletionTimestamp() != nil {
-		// Deleting needs to know only whether the bucket is there.
-		exists, _, err := c.headBucket(ctx, name, region)
-		return driver.Observation{Exists: exists, Available: exists}, err
+		return c.observeDeleting(ctx, req, name, region)
 	}
 	// A bucket observed before in this region is read right away: the
 	// first read's NoSuchBucket says that it is gone, which spares a
@@ -153,18 +151,56 @@ func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.O
 		return driver.Observation{}, err
 	}
 
-	spec := req.Object.Spec
+	return c.observation(req, name, region, st), nil
+}
+
+// observation records st, what was read of an existing bucket, in
+// status.atProvider and returns the observation it makes: drift from the
+// spec, then (when the tags could be read) from the request's owner mark.
+func (c *bucketClient) observation(req bucketRequest, name, region string, st bucketState) driver.Observation {
 	req.Object.Status.AtProvider = c.atProvider(name, st)
 	obs := driver.Observation{
 		Exists:     true,
 		Available:  true,
-		Drift:      drift(spec, st),
+		Drift:      drift(req.Object.Spec, st),
 		Connection: c.connection(name, region),
+	}
+	if !st.unsupported[featureLabels] {
+		obs.Owner = st.ownerMark()
+		obs.Drift = append(obs.Drift, ownershipDrift(req.Owner, obs.Owner)...)
 	}
 	for _, f := range []string{featureVersioning, featureEncryption, featurePublicAccess, featureLifecycle, featureLabels} {
 		if st.unsupported[f] {
 			obs.Unsupported = append(obs.Unsupported, f)
 		}
+	}
+	return obs
+}
+
+// observeDeleting observes a bucket whose Bucket is being deleted: whether
+// it exists and, for the reconciler to check before it deletes anything,
+// whose it is. That is a HEAD and the tags; the other settings do not
+// matter any more.
+func (c *bucketClient) observeDeleting(ctx context.Context, req bucketRequest, name, region string) (driver.Observation, error) {
+	exists, _, err := c.headBucket(ctx, name, region)
+	if err != nil || !exists {
+		return driver.Observation{}, err
+	}
+	tags, err := c.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(name)}, in(region))
+	obs := driver.Observation{Exists: true, Available: true}
+	switch {
+	case err == nil, hasCode(err, codeNoTagSet):
+		if err == nil {
+			obs.Owner = driver.MarkFromTags(tagMap(tags.TagSet))
+		}
+		obs.Drift = ownershipDrift(req.Owner, obs.Owner)
+	case isNoSuchBucket(err):
+		return driver.Observation{}, nil
+	case isNotImplemented(err):
+		// The endpoint has no tags, hence no mark to read: nothing to say
+		// about the owner.
+	default:
+		return driver.Observation{}, wrapf(err, "get tags of bucket %q", name)
 	}
 	return obs, nil
 }
@@ -293,7 +329,7 @@ func (c *bucketClient) atProvider(name string, st bucketState) storagev1alpha1.B
 		Encryption:      algorithm,
 		EncryptionKeyID: keyID,
 		LifecycleRules:  int32(len(st.lifecycle)),
-		Labels:          tagMap(st.tags),
+		Labels:          st.labels(),
 		URL:             c.bucketURL(name, st.region),
 	}
 	if !st.unsupported[featurePublicAccess] {
@@ -364,8 +400,9 @@ func responseHeader(err error, key string) string {
 	return ""
 }
 
-// Create creates the bucket, or adopts it when this account already owns
-// it, and applies every setting of the spec.
+// Create creates the bucket, marks it with the request's owner and applies
+// every setting of the spec. A bucket this account already owns is left
+// unchanged (see CreateAndObserve).
 func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
 	_, details, err := c.CreateAndObserve(ctx, req)
 	return details, err
@@ -373,8 +410,17 @@ func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.Co
 
 // CreateAndObserve is Create. For a bucket the call itself created, whose
 // every setting the endpoint accepted, it returns the observation those
-// writes imply, which spares the seven reads of an Observe: such a bucket
-// has exactly the spec's settings.
+// writes imply, which spares the reads of an Observe: such a bucket has
+// exactly the spec's settings and the request's owner mark.
+//
+// The first write to a bucket the call created is its tags, owner mark
+// included, so that a crash right after leaves the bucket marked. A bucket
+// that already existed (S3's BucketAlreadyOwnedByYou: a create retried after
+// a crash, or another Bucket's bucket of the same account) is not changed at
+// all: no observation is returned, so that the reconciler observes it and
+// checks its owner mark before anything writes to it. In us-east-1 S3
+// answers 200 for such a bucket too, which cannot be told from a bucket
+// created: it is treated as created.
 func (c *bucketClient) CreateAndObserve(ctx context.Context, req bucketRequest) (*driver.Observation, driver.ConnectionDetails, error) {
 	name, region, err := c.target(req)
 	if err != nil {
@@ -387,55 +433,123 @@ func (c *bucketClient) CreateAndObserve(ctx context.Context, req bucketRequest) 
 		}
 	}
 	_, err = c.s3.CreateBucket(ctx, input, in(region))
-	// A bucket this call created has no versioning history, lifecycle or
-	// tags to remove. One that already existed (a create retried after a
-	// crash) gets every setting, and is observed; so is one S3 answers 200
-	// for again (us-east-1), and Observe then corrects anything left over
-	// as drift.
-	fresh := err == nil
+	conn := c.connection(name, region)
 	switch {
-	case err == nil, hasCode(err, codeBucketAlreadyOwnedByYou):
+	case err == nil:
+	case hasCode(err, codeBucketAlreadyOwnedByYou):
+		return nil, conn, nil
 	case hasCode(err, codeBucketAlreadyExists):
 		return nil, nil, driver.Terminalf("bucket name %q is taken by another account: choose another spec.bucketName", name)
 	default:
 		return nil, nil, wrapf(err, "create bucket %q in region %q", name, region)
 	}
+	if region == "us-east-1" {
+		// S3 answers 200 in us-east-1 to a create of a bucket this account
+		// already owns (another object's, made meanwhile): a bucket that
+		// has tags was not made by this call, so nothing is written and the
+		// reconciler reads its owner first.
+		tags, err := c.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(name)}, in(region))
+		switch {
+		case err == nil && len(tags.TagSet) > 0:
+			return nil, conn, nil
+		case unlessUnsupported(err, codeNoTagSet) != nil:
+			return nil, nil, wrapf(err, "read tags of bucket %q after creating it", name)
+		}
+	}
+	// A bucket this call created has no versioning history, lifecycle or
+	// tags to remove.
 	spec := req.Object.Spec
-	allApplied, err := c.apply(ctx, spec, name, region, fresh)
+	tagsApplied, err := c.applyTags(ctx, spec, req.Owner, name, region, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	conn := c.connection(name, region)
-	if !fresh || !allApplied {
+	allApplied, err := c.applySettings(ctx, spec, name, region, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !tagsApplied || !allApplied {
 		return nil, conn, nil
 	}
-	st := createdState(spec, region)
-	req.Object.Status.AtProvider = c.atProvider(name, st)
-	return &driver.Observation{Exists: true, Available: true, Drift: drift(spec, st), Connection: conn}, conn, nil
+	obs := c.observation(req, name, region, createdState(spec, req.Owner, region))
+	return &obs, conn, nil
 }
 
 // DeletesSynchronously says that a bucket Delete succeeded for is gone: S3
 // deletes buckets at once.
 func (c *bucketClient) DeletesSynchronously() bool { return true }
 
-// Update applies every setting of the spec to the bucket.
+// Update writes the tags, the request's owner mark included, then applies
+// every setting of the spec to the bucket. The tags are written on every
+// Update: that is how the mark of a bucket Observe reported ownership drift
+// for is stamped.
 func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
 	name, region, err := c.target(req)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.apply(ctx, req.Object.Spec, name, region, false); err != nil {
+	if _, err := c.applyTags(ctx, req.Object.Spec, req.Owner, name, region, false); err != nil {
+		return nil, err
+	}
+	if _, err := c.applySettings(ctx, req.Object.Spec, name, region, false); err != nil {
 		return nil, err
 	}
 	return c.connection(name, region), nil
 }
 
-// apply writes every setting of spec to the bucket. Writing a setting that
-// is already in place changes nothing. Features the endpoint does not
-// implement are skipped (allApplied is then false): Observe reports them.
-// On a fresh bucket, just created, nothing needs removing: it was never
-// versioned and has no lifecycle or tags, which spares three calls.
-func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpec, name, region string, fresh bool) (allApplied bool, _ error) {
+// applyTags writes the bucket's tags: the spec's labels and owner's mark.
+// The tags are replaced as a whole, and never deleted, so that the mark
+// stays. Without an owner (see knowsOwner), the mark the bucket carries, if
+// any, is read and kept. On a fresh bucket, just created, there is nothing
+// to keep or remove. applied is false when the endpoint does not implement
+// tags.
+func (c *bucketClient) applyTags(ctx context.Context, spec storagev1alpha1.BucketSpec, owner driver.Owner, name, region string, fresh bool) (applied bool, _ error) {
+	bucket := aws.String(name)
+	opt := in(region)
+	tags := withOwnerTags(spec.Labels, owner)
+	if !knowsOwner(owner) && !fresh {
+		out, err := c.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: bucket}, opt)
+		switch {
+		case isNotImplemented(err):
+			return false, nil
+		case err == nil:
+			current := tagMap(out.TagSet)
+			for k, v := range current {
+				if driver.IsOwnerKey(k) {
+					tags[k] = v
+				}
+			}
+			if len(tags) == 0 && len(current) > 0 {
+				// Only labels the spec no longer has, and no mark to keep.
+				_, err := c.s3.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: bucket}, opt)
+				if err := unlessUnsupported(err, codeNoTagSet); err != nil {
+					return false, wrapf(err, "delete tags of bucket %q", name)
+				}
+				return !isNotImplemented(err), nil
+			}
+		case !hasCode(err, codeNoTagSet):
+			return false, wrapf(err, "get tags of bucket %q", name)
+		}
+	}
+	if len(tags) == 0 {
+		return true, nil
+	}
+	_, err := c.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{
+		Bucket:  bucket,
+		Tagging: &types.Tagging{TagSet: desiredTags(tags)},
+	}, opt)
+	if err := unlessUnsupported(err); err != nil {
+		return false, wrapf(err, "put tags of bucket %q", name)
+	}
+	return !isNotImplemented(err), nil
+}
+
+// applySettings writes every setting of spec but the tags (applyTags) to the
+// bucket. Writing a setting that is already in place changes nothing.
+// Features the endpoint does not implement are skipped (allApplied is then
+// false): Observe reports them. On a fresh bucket, just created, nothing
+// needs removing: it was never versioned and has no lifecycle, which spares
+// two calls.
+func (c *bucketClient) applySettings(ctx context.Context, spec storagev1alpha1.BucketSpec, name, region string, fresh bool) (allApplied bool, _ error) {
 	bucket := aws.String(name)
 	opt := in(region)
 	allApplied = true
@@ -508,21 +622,6 @@ func (c *bucketClient) apply(ctx context.Context, spec storagev1alpha1.BucketSpe
 		_, err := c.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: bucket}, opt)
 		if err := skipUnsupported(err, codeNoLifecycle); err != nil {
 			return false, wrapf(err, "delete lifecycle of bucket %q", name)
-		}
-	}
-
-	if len(spec.Labels) > 0 {
-		_, err := c.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{
-			Bucket:  bucket,
-			Tagging: &types.Tagging{TagSet: desiredTags(spec.Labels)},
-		}, opt)
-		if err := skipUnsupported(err); err != nil {
-			return false, wrapf(err, "put tags of bucket %q", name)
-		}
-	} else if !fresh {
-		_, err := c.s3.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: bucket}, opt)
-		if err := skipUnsupported(err, codeNoTagSet); err != nil {
-			return false, wrapf(err, "delete tags of bucket %q", name)
 		}
 	}
 	return allApplied, nil

@@ -5,7 +5,9 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/driver"
 )
 
 // fakeResponse is a canned S3 answer.
@@ -30,7 +33,19 @@ type fakeResponse struct {
 // give: throttling, buckets in other regions, names taken by other accounts.
 func fakeS3(t *testing.T, routes map[string]fakeResponse) (string, *atomic.Int64) {
 	t.Helper()
+	endpoint, calls, _ := fakeS3Log(t, routes)
+	return endpoint, calls
+}
+
+// fakeS3Log is fakeS3 that also returns the keys of the requests it got, in
+// order.
+func fakeS3Log(t *testing.T, routes map[string]fakeResponse) (string, *atomic.Int64, func() []string) {
+	t.Helper()
 	calls := &atomic.Int64{}
+	var (
+		mu   sync.Mutex
+		keys []string
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		key := r.Method
@@ -39,6 +54,9 @@ func fakeS3(t *testing.T, routes map[string]fakeResponse) (string, *atomic.Int64
 				key += " " + q
 			}
 		}
+		mu.Lock()
+		keys = append(keys, key)
+		mu.Unlock()
 		resp, ok := routes[key]
 		if !ok {
 			resp = fakeResponse{status: http.StatusInternalServerError, code: "InternalError"}
@@ -57,7 +75,11 @@ func fakeS3(t *testing.T, routes map[string]fakeResponse) (string, *atomic.Int64
 		_, _ = w.Write([]byte(body))
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL, calls
+	return srv.URL, calls, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(keys)
+	}
 }
 
 func TestBucketFakeAnswers(t *testing.T) {
@@ -68,8 +90,17 @@ func TestBucketFakeAnswers(t *testing.T) {
 		Kind   string // classification of the error, "" for none
 		Err    string // a substring of the error
 		Exists bool
+		Owner  string // the ID of the owner mark Observe read
+		Drift  []string
 		Calls  int64
+		// Order is the requests, in order, when the case sets it.
+		Order []string
 	}
+	owner := testOwner("test", "fake-bucket")
+	marked := `<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>` +
+		`<Tag><Key>env</Key><Value>test</Value></Tag>` +
+		`<Tag><Key>` + driver.OwnerTag + `</Key><Value>` + owner.ID() + `</Value></Tag>` +
+		`</TagSet></Tagging>`
 	cases := map[string]struct {
 		reason      string
 		routes      map[string]fakeResponse
@@ -117,14 +148,14 @@ func TestBucketFakeAnswers(t *testing.T) {
 				"HEAD": {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
 			}),
 			call: "Observe",
-			want: want{Exists: true, Calls: 6},
+			want: want{Exists: true, Drift: []string{"spec.encryption", "spec.publicAccess", driver.OwnershipField}, Calls: 6},
 		},
 		"SeenBeforeSkipsHead": {
 			reason: "A bucket observed before in the same region is read right away: five settings reads per poll.",
 			routes: settingsReads(nil),
 			call:   "Observe",
 			object: seenIn("us-east-1"),
-			want:   want{Exists: true, Calls: 5},
+			want:   want{Exists: true, Drift: []string{"spec.encryption", "spec.publicAccess", driver.OwnershipField}, Calls: 5},
 		},
 		"SeenBeforeGone": {
 			reason: "A bucket observed before whose first read answers NoSuchBucket is gone: one call.",
@@ -147,15 +178,63 @@ func TestBucketFakeAnswers(t *testing.T) {
 			object: seenIn("eu-west-1"),
 			want:   want{Calls: 2},
 		},
-		"DeletingExistenceOnly": {
-			reason: "A Bucket being deleted needs only existence: one HEAD, no settings reads.",
-			routes: map[string]fakeResponse{"HEAD": {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}}},
+		"DeletingExistenceAndOwner": {
+			reason: "A Bucket being deleted needs existence and, for the reconciler to check before it deletes, the owner mark: one HEAD and the tags (one GET more than before marks), no other settings reads.",
+			routes: map[string]fakeResponse{
+				"HEAD":        {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
+				"GET tagging": {status: 200, body: marked},
+			},
+			call:   "Observe",
+			object: deleting,
+			want:   want{Exists: true, Owner: owner.ID(), Calls: 2},
+		},
+		"DeletingUnmarked": {
+			reason: "A Bucket being deleted whose bucket has no tags is reported unmarked, with the ownership drift.",
+			routes: map[string]fakeResponse{
+				"HEAD":        {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
+				"GET tagging": {status: 404, code: "NoSuchTagSet"},
+			},
+			call:   "Observe",
+			object: deleting,
+			want:   want{Exists: true, Drift: []string{driver.OwnershipField}, Calls: 2},
+		},
+		"DeletingTagsUnsupported": {
+			reason: "An endpoint without tags has no mark to read: no mark, and no drift invented.",
+			routes: map[string]fakeResponse{
+				"HEAD":        {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
+				"GET tagging": {status: 501, code: "NotImplemented"},
+			},
+			call:   "Observe",
+			object: deleting,
+			want:   want{Exists: true, Calls: 2},
+		},
+		"DeletingGoneMeanwhile": {
+			reason: "A bucket deleted between the HEAD and the tags read is gone.",
+			routes: map[string]fakeResponse{
+				"HEAD":        {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
+				"GET tagging": {status: 404, code: "NoSuchBucket"},
+			},
+			call:   "Observe",
+			object: deleting,
+			want:   want{Calls: 2},
+		},
+		"DeletingMissing": {
+			reason: "A Bucket being deleted whose bucket is gone: no tags read.",
+			routes: map[string]fakeResponse{"HEAD": {status: 404}, "GET location": {status: 404, code: "NoSuchBucket"}},
+			call:   "Observe",
+			object: deleting,
+			want:   want{Calls: 2},
+		},
+		"ObserveReadsMark": {
+			reason: "The owner mark is read from the tags Observe reads anyway: still five settings reads per poll.",
+			routes: settingsReads(map[string]fakeResponse{"GET tagging": {status: 200, body: marked}}),
 			call:   "Observe",
 			object: func(b *storagev1alpha1.Bucket) {
 				seenIn("us-east-1")(b)
-				b.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+				b.Spec.Labels = map[string]string{"env": "test"}
+				b.Spec.PublicAccess = storagev1alpha1.PublicAccessAllowed
 			},
-			want: want{Exists: true, Calls: 1},
+			want: want{Exists: true, Owner: owner.ID(), Drift: []string{"spec.encryption"}, Calls: 5},
 		},
 		"MissingConfirmed": {
 			reason: "A HEAD answered 404 is confirmed by a GET before the bucket is reported missing.",
@@ -164,27 +243,55 @@ func TestBucketFakeAnswers(t *testing.T) {
 			want:   want{Calls: 2},
 		},
 		"CreateFresh": {
-			reason: "A bucket the call just created has nothing to remove: create, encryption and public access block, three calls.",
+			reason: "A bucket the call just created is marked first (its tags, one call more than before marks), then gets its settings; in us-east-1, whose 200 does not say the call made it, its tags are read first: five calls.",
 			routes: map[string]fakeResponse{
 				"PUT":                   {status: 200},
+				"GET tagging":           {status: 404, code: "NoSuchTagSet"},
+				"PUT tagging":           {status: 200},
 				"PUT encryption":        {status: 200},
 				"PUT publicAccessBlock": {status: 200},
 			},
 			call: "Create",
-			want: want{Calls: 3},
+			want: want{Calls: 5, Order: []string{"PUT", "GET tagging", "PUT tagging", "PUT encryption", "PUT publicAccessBlock"}},
 		},
-		"CreateRetriedAppliesAll": {
-			reason: "A bucket that already existed (a create retried after a crash) gets every setting, removals included.",
+		"CreateUSEast1ExistingChangesNothing": {
+			reason: "In us-east-1 S3 answers 200 to a create of a bucket the account already owns: one with tags (another object's mark) is not changed at all.",
 			routes: map[string]fakeResponse{
-				"PUT":                   {status: 409, code: "BucketAlreadyOwnedByYou"},
-				"GET versioning":        {status: 200, body: `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>`},
-				"PUT encryption":        {status: 200},
-				"PUT publicAccessBlock": {status: 200},
-				"DELETE lifecycle":      {status: 204},
-				"DELETE tagging":        {status: 204},
+				"PUT":         {status: 200},
+				"GET tagging": {status: 200, body: `<Tagging><TagSet><Tag><Key>stratus.dev/owner</Key><Value>0123456789abcdef0123456789abcdef</Value></Tag></TagSet></Tagging>`},
 			},
 			call: "Create",
-			want: want{Calls: 6},
+			want: want{Calls: 2, Order: []string{"PUT", "GET tagging"}},
+		},
+		"CreateExistingChangesNothing": {
+			reason: "A bucket that already existed (a create retried after a crash, or another Bucket's) is not changed at all: the reconciler observes it and checks its owner first.",
+			routes: map[string]fakeResponse{
+				"PUT": {status: 409, code: "BucketAlreadyOwnedByYou"},
+			},
+			call: "Create",
+			want: want{Calls: 1},
+		},
+		"CreateTagsUnsupported": {
+			reason: "An endpoint without tags cannot take the mark: the other settings are still written.",
+			routes: map[string]fakeResponse{
+				"PUT":                   {status: 200},
+				"GET tagging":           {status: 501, code: "NotImplemented"},
+				"PUT tagging":           {status: 501, code: "NotImplemented"},
+				"PUT encryption":        {status: 200},
+				"PUT publicAccessBlock": {status: 200},
+			},
+			call: "Create",
+			want: want{Calls: 5},
+		},
+		"CreateMarkRefused": {
+			reason: "A mark the endpoint refuses stops the create before any other setting.",
+			routes: map[string]fakeResponse{
+				"PUT":         {status: 200},
+				"GET tagging": {status: 404, code: "NoSuchTagSet"},
+				"PUT tagging": {status: 403, code: "AccessDenied"},
+			},
+			call: "Create",
+			want: want{Kind: "Retry", Err: `put tags of bucket "fake-bucket"`, Calls: 3},
 		},
 		"NameTaken": {
 			reason: "A name another account owns needs another spec.bucketName: terminal.",
@@ -202,7 +309,7 @@ func TestBucketFakeAnswers(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			endpoint, calls := fakeS3(t, tc.routes)
+			endpoint, calls, log := fakeS3Log(t, tc.routes)
 			opts := []Option{WithHTTPClient(&http.Client{})}
 			if tc.maxAttempts > 0 {
 				opts = append(opts, WithMaxAttempts(tc.maxAttempts))
@@ -219,7 +326,10 @@ func TestBucketFakeAnswers(t *testing.T) {
 			switch tc.call {
 			case "Observe":
 				o, oerr := c.Observe(t.Context(), req)
-				got.Exists, err = o.Exists, oerr
+				got.Exists, got.Owner, err = o.Exists, o.Owner.ID, oerr
+				for _, d := range o.Drift {
+					got.Drift = append(got.Drift, d.Field)
+				}
 			case "Create":
 				_, err = c.Create(t.Context(), req)
 			}
@@ -230,11 +340,20 @@ func TestBucketFakeAnswers(t *testing.T) {
 				}
 			}
 			got.Calls = calls.Load()
+			if tc.want.Order != nil {
+				got.Order = log()
+			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s\n%s(...): -want, +got:\n%s", tc.reason, tc.call, diff)
 			}
 		})
 	}
+}
+
+// deleting makes a Bucket, observed before in us-east-1, one being deleted.
+func deleting(b *storagev1alpha1.Bucket) {
+	seenIn("us-east-1")(b)
+	b.DeletionTimestamp = &metav1.Time{Time: time.Now()}
 }
 
 // seenIn returns a change that makes a Bucket look observed before, in region.

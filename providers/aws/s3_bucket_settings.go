@@ -57,7 +57,8 @@ type bucketState struct {
 	publicAccess *types.PublicAccessBlockConfiguration
 	// lifecycle holds the lifecycle rules; empty means none.
 	lifecycle []types.LifecycleRule
-	// tags are the bucket's tags; empty means none.
+	// tags are the bucket's tags, the owner mark's included; empty means
+	// none.
 	tags []types.Tag
 	// unsupported holds the features the endpoint does not implement.
 	unsupported map[string]bool
@@ -94,11 +95,24 @@ func drift(spec storagev1alpha1.BucketSpec, s bucketState) []stratusv1alpha1.Dri
 		}
 	}
 	if !s.unsupported[featureLabels] {
-		if desired, observed := driver.FormatLabels(spec.Labels), driver.FormatLabels(tagMap(s.tags)); desired != observed {
+		// The owner mark is among the tags but is no label: it is compared
+		// apart, as the ownership field.
+		if desired, observed := driver.FormatLabels(driver.WithoutOwnerKeys(spec.Labels)), driver.FormatLabels(s.labels()); desired != observed {
 			add(fieldLabels, desired, observed)
 		}
 	}
 	return out
+}
+
+// labels returns the bucket's tags without the owner mark's: what
+// status.atProvider.labels shows and spec.labels is compared with.
+func (s bucketState) labels() map[string]string {
+	return driver.WithoutOwnerKeys(tagMap(s.tags))
+}
+
+// ownerMark returns the owner mark among the bucket's tags.
+func (s bucketState) ownerMark() driver.OwnerMark {
+	return driver.MarkFromTags(tagMap(s.tags))
 }
 
 // desiredVersioning returns the spec's versioning, Disabled when unset.
@@ -340,7 +354,8 @@ func lifecycleRuleString(r types.LifecycleRule) string {
 	return name + ": " + strings.Join(attrs, " ")
 }
 
-// desiredTags returns the S3 tags for the spec's labels, sorted by key.
+// desiredTags returns the S3 tags for labels (or labels and an owner mark:
+// withOwnerTags), sorted by key.
 func desiredTags(labels map[string]string) []types.Tag {
 	tags := make([]types.Tag, 0, len(labels))
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
@@ -362,13 +377,13 @@ func tagMap(tags []types.Tag) map[string]string {
 }
 
 // createdState is the state of a bucket just created, in region, with every
-// setting of spec applied: what Observe would read of it.
-func createdState(spec storagev1alpha1.BucketSpec, region string) bucketState {
+// setting of spec and owner's mark applied: what Observe would read of it.
+func createdState(spec storagev1alpha1.BucketSpec, owner driver.Owner, region string) bucketState {
 	st := bucketState{
 		region:      region,
 		encryption:  []types.ServerSideEncryptionRule{desiredEncryptionRule(spec)},
 		lifecycle:   desiredLifecycleRules(spec.Lifecycle),
-		tags:        desiredTags(spec.Labels),
+		tags:        desiredTags(withOwnerTags(spec.Labels, owner)),
 		unsupported: map[string]bool{},
 	}
 	if desiredVersioning(spec) == storagev1alpha1.VersioningEnabled {

@@ -208,6 +208,27 @@ func TestDrift(t *testing.T) {
 			state:  inSync(),
 			want:   []stratusv1alpha1.DriftedField{{Field: "spec.labels", Desired: "env=prod", Observed: "None"}},
 		},
+		"OwnerMarkIsNoLabel": {
+			reason: "The owner mark among the tags is not compared with the labels.",
+			spec:   storagev1alpha1.BucketSpec{Labels: map[string]string{"env": "prod"}},
+			state: with(func(s *bucketState) {
+				s.tags = desiredTags(withOwnerTags(map[string]string{"env": "prod"}, testOwner("team-a", "logs")))
+			}),
+		},
+		"OwnerMarkAloneIsNoLabel": {
+			reason: "A bucket whose only tags are the owner mark has no labels.",
+			state: with(func(s *bucketState) {
+				s.tags = desiredTags(ownerTags(testOwner("team-a", "logs")))
+			}),
+		},
+		"LabelsDriftHidesMark": {
+			reason: "Labels drift describes the labels without the owner mark's keys.",
+			spec:   storagev1alpha1.BucketSpec{Labels: map[string]string{"env": "prod"}},
+			state: with(func(s *bucketState) {
+				s.tags = desiredTags(withOwnerTags(map[string]string{"env": "dev"}, testOwner("team-a", "logs")))
+			}),
+			want: []stratusv1alpha1.DriftedField{{Field: "spec.labels", Desired: "env=prod", Observed: "env=dev"}},
+		},
 		"UnsupportedFeaturesSkipped": {
 			reason: "Features the endpoint does not implement are not compared.",
 			spec: storagev1alpha1.BucketSpec{

@@ -133,20 +133,31 @@ func newBucket(name string, spec storagev1alpha1.BucketSpec) *storagev1alpha1.Bu
 	b := &storagev1alpha1.Bucket{Spec: spec}
 	b.Name = name
 	b.Namespace = "test"
+	b.UID = testUID(b.Namespace, name)
 	return b
 }
 
+// requestFor is a request about b, with b's owner as the reconciler sets it.
 func requestFor(b *storagev1alpha1.Bucket) driver.Request[*storagev1alpha1.Bucket] {
-	return driver.Request[*storagev1alpha1.Bucket]{Object: b, ExternalName: b.Spec.BucketName, Region: "us-east-1"}
+	return driver.Request[*storagev1alpha1.Bucket]{
+		Object: b, ExternalName: b.Spec.BucketName, Region: "us-east-1", Owner: testOwner(b.Namespace, b.Name),
+	}
 }
 
 // readBack is a bucket's settings as a plain S3 client reads them.
 type readBack struct {
 	Versioning   string
-	Encryption   string   // algorithm and key, empty for none
-	PublicAccess string   // the four flags, empty for no block
-	Lifecycle    []string // one line per rule, sorted
-	Tags         map[string]string
+	Encryption   string            // algorithm and key, empty for none
+	PublicAccess string            // the four flags, empty for no block
+	Lifecycle    []string          // one line per rule, sorted
+	Tags         map[string]string // without the owner mark's
+	Owner        driver.OwnerMark  // the owner mark among the tags
+}
+
+// markedBy returns rb with the owner mark of the test Bucket name.
+func (rb readBack) markedBy(name string) readBack {
+	rb.Owner = testOwner("test", name).Mark()
+	return rb
 }
 
 func read(t *testing.T, c *s3.Client, name string) readBack {
@@ -209,7 +220,8 @@ func read(t *testing.T, c *s3.Client, name string) readBack {
 	tags, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b})
 	switch {
 	case err == nil:
-		rb.Tags = tagMap(tags.TagSet)
+		rb.Tags = driver.WithoutOwnerKeys(tagMap(tags.TagSet))
+		rb.Owner = driver.MarkFromTags(tagMap(tags.TagSet))
 	case errorCode(err) != "NoSuchTagSet":
 		t.Fatalf("GetBucketTagging(%s): %v", name, err)
 	}
@@ -245,6 +257,7 @@ type observed struct {
 	Drift             []stratusv1alpha1.DriftedField
 	Unsupported       []string
 	Connection        map[string]string
+	Owner             driver.OwnerMark
 }
 
 func observe(t *testing.T, c driver.Client[*storagev1alpha1.Bucket], b *storagev1alpha1.Bucket) observed {
@@ -253,7 +266,7 @@ func observe(t *testing.T, c driver.Client[*storagev1alpha1.Bucket], b *storagev
 	if err != nil {
 		t.Fatalf("Observe(%s): %v", b.Spec.BucketName, err)
 	}
-	got := observed{Exists: o.Exists, Available: o.Available, Drift: o.Drift, Unsupported: o.Unsupported}
+	got := observed{Exists: o.Exists, Available: o.Available, Drift: o.Drift, Unsupported: o.Unsupported, Owner: o.Owner}
 	for k, v := range o.Connection {
 		if got.Connection == nil {
 			got.Connection = map[string]string{}
@@ -263,10 +276,12 @@ func observe(t *testing.T, c driver.Client[*storagev1alpha1.Bucket], b *storagev
 	return got
 }
 
+// upToDate is the observation of the test Bucket name's bucket, in line
+// with the spec and marked with the Bucket's owner.
 func upToDate(name, endpoint string) observed {
 	return observed{Exists: true, Available: true, Connection: map[string]string{
 		"bucket": name, "region": "us-east-1", "endpoint": endpoint,
-	}}
+	}, Owner: testOwner("test", name).Mark()}
 }
 
 func TestBucketCreate(t *testing.T) {
@@ -326,7 +341,10 @@ func TestBucketCreate(t *testing.T) {
 			if diff := cmp.Diff(wantConn, conn); diff != "" {
 				t.Errorf("%s\nCreate(...) connection: -want, +got:\n%s", tc.reason, diff)
 			}
-			if diff := cmp.Diff(tc.want, read(t, plain, name)); diff != "" {
+			// The bucket carries the Bucket's owner mark, apart from its
+			// labels.
+			want := tc.want.markedBy(name)
+			if diff := cmp.Diff(want, read(t, plain, name)); diff != "" {
 				t.Errorf("%s\nafter Create: -want, +got:\n%s", tc.reason, diff)
 			}
 
@@ -334,7 +352,7 @@ func TestBucketCreate(t *testing.T) {
 			if _, err := c.Create(t.Context(), requestFor(b)); err != nil {
 				t.Fatalf("%s\nsecond Create(...): %v", tc.reason, err)
 			}
-			if diff := cmp.Diff(tc.want, read(t, plain, name)); diff != "" {
+			if diff := cmp.Diff(want, read(t, plain, name)); diff != "" {
 				t.Errorf("%s\nafter the second Create: -want, +got:\n%s", tc.reason, diff)
 			}
 
@@ -376,6 +394,10 @@ func TestBucketCreateAndObserve(t *testing.T) {
 			}
 			if diff := cmp.Diff(driver.ConnectionDetails(got.Connection), conn); diff != "" {
 				t.Errorf("%s\nconnection details: observation's -, returned +:\n%s", tc.reason, diff)
+			}
+			// The bucket is the request's owner's, as created.
+			if diff := cmp.Diff(testOwner("test", name).Mark(), got.Owner); diff != "" || len(got.Drift) > 0 {
+				t.Errorf("%s\nCreateAndObserve(...): drift %v, owner mark -want, +got:\n%s", tc.reason, got.Drift, diff)
 			}
 
 			// What the create implies is what reading the bucket finds, by
@@ -479,7 +501,7 @@ func TestBucketUpdate(t *testing.T) {
 			if got := string(conn["bucket"]); got != name {
 				t.Errorf("%s\nUpdate(...) connection bucket = %q; want %q", tc.reason, got, name)
 			}
-			if diff := cmp.Diff(tc.want, read(t, plain, name)); diff != "" {
+			if diff := cmp.Diff(tc.want.markedBy(name), read(t, plain, name)); diff != "" {
 				t.Errorf("%s\nafter Update: -want, +got:\n%s", tc.reason, diff)
 			}
 			if diff := cmp.Diff(upToDate(name, srv.Endpoint), observe(t, c, b)); diff != "" {
@@ -499,6 +521,9 @@ func TestBucketDriftIsCorrected(t *testing.T) {
 		reason string
 		change func(ctx context.Context, c *s3.Client, b *string) error
 		want   []stratusv1alpha1.DriftedField
+		// wantOwner is the owner mark Observe reads after the change, when
+		// the change is not to keep the Bucket's.
+		wantOwner *driver.OwnerMark
 	}{
 		"drift-versioning": {
 			reason: "Suspending versioning behind the driver's back is drift.",
@@ -551,13 +576,37 @@ func TestBucketDriftIsCorrected(t *testing.T) {
 				Observed: "logs: prefix=logs/ expiration=90d"}},
 		},
 		"drift-labels": {
-			reason: "Changing the tags is drift.",
+			reason: "Replacing the tags is drift in the labels and, since the owner mark went with them, in the ownership; Update writes both back.",
 			change: func(ctx context.Context, c *s3.Client, b *string) error {
 				_, err := c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: b,
 					Tagging: &types.Tagging{TagSet: desiredTags(map[string]string{"env": "prod", "owner": "someone"})}})
 				return err
 			},
-			want: []stratusv1alpha1.DriftedField{{Field: "spec.labels", Desired: "env=test, team=storage", Observed: "env=prod, owner=someone"}},
+			want: []stratusv1alpha1.DriftedField{
+				{Field: "spec.labels", Desired: "env=test, team=storage", Observed: "env=prod, owner=someone"},
+				{Field: driver.OwnershipField, Desired: testOwner("test", "drift-labels").ID(), Observed: "None"},
+			},
+			wantOwner: &driver.OwnerMark{},
+		},
+		"drift-labels-keep-mark": {
+			reason: "Changing the labels but keeping the mark is drift in the labels only, which never show the mark's keys.",
+			change: func(ctx context.Context, c *s3.Client, b *string) error {
+				tags := withOwnerTags(map[string]string{"env": "prod"}, testOwner("test", aws.ToString(b)))
+				_, err := c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: b, Tagging: &types.Tagging{TagSet: desiredTags(tags)}})
+				return err
+			},
+			want: []stratusv1alpha1.DriftedField{{Field: "spec.labels", Desired: "env=test, team=storage", Observed: "env=prod"}},
+		},
+		"drift-other-owner": {
+			reason: "Another owner's mark, with the spec's labels, is drift in the ownership only; Update writes the Bucket's mark.",
+			change: func(ctx context.Context, c *s3.Client, b *string) error {
+				tags := withOwnerTags(fullSpec().Labels, testOwner("intruder", aws.ToString(b)))
+				_, err := c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: b, Tagging: &types.Tagging{TagSet: desiredTags(tags)}})
+				return err
+			},
+			want: []stratusv1alpha1.DriftedField{{Field: driver.OwnershipField,
+				Desired: testOwner("test", "drift-other-owner").ID(), Observed: testOwner("intruder", "drift-other-owner").ID()}},
+			wantOwner: func() *driver.OwnerMark { m := testOwner("intruder", "drift-other-owner").Mark(); return &m }(),
 		},
 		"drift-everything": {
 			reason: "Every changed setting is reported at once.",
@@ -580,7 +629,9 @@ func TestBucketDriftIsCorrected(t *testing.T) {
 				{Field: "spec.publicAccess", Desired: "Blocked", Observed: "Allowed"},
 				{Field: "spec.lifecycle", Desired: "logs: prefix=logs/ expiration=30d; old-versions: noncurrentExpiration=7d", Observed: "None"},
 				{Field: "spec.labels", Desired: "env=test, team=storage", Observed: "None"},
+				{Field: driver.OwnershipField, Desired: testOwner("test", "drift-everything").ID(), Observed: "None"},
 			},
+			wantOwner: &driver.OwnerMark{},
 		},
 	}
 	for name, tc := range cases {
@@ -596,6 +647,9 @@ func TestBucketDriftIsCorrected(t *testing.T) {
 
 			want := upToDate(name, srv.Endpoint)
 			want.Drift = tc.want
+			if tc.wantOwner != nil {
+				want.Owner = *tc.wantOwner
+			}
 			if diff := cmp.Diff(want, observe(t, c, b)); diff != "" {
 				t.Errorf("%s\nObserve(...) after the change: -want, +got:\n%s", tc.reason, diff)
 			}
@@ -605,7 +659,7 @@ func TestBucketDriftIsCorrected(t *testing.T) {
 			if diff := cmp.Diff(upToDate(name, srv.Endpoint), observe(t, c, b)); diff != "" {
 				t.Errorf("%s\nObserve(...) after Update: -want, +got:\n%s", tc.reason, diff)
 			}
-			if diff := cmp.Diff(fullReadBack(), read(t, plain, name)); diff != "" {
+			if diff := cmp.Diff(fullReadBack().markedBy(name), read(t, plain, name)); diff != "" {
 				t.Errorf("%s\nafter Update: -want, +got:\n%s", tc.reason, diff)
 			}
 		})

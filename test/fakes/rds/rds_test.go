@@ -1013,6 +1013,170 @@ func TestTags(t *testing.T) {
 	}
 }
 
+func TestTagsWireFormat(t *testing.T) {
+	srv := manual(t)
+	c := defaultClient(srv)
+	out, err := c.CreateDBInstance(t.Context(), createInput("wiretags"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.DBInstance.DBInstanceArn)
+	sign := signer(t, fakerds.DefaultAccessKeyID, fakerds.DefaultSecretAccessKey, "", "rds", region, time.Now())
+
+	// AddTagsToResource answers a document without a result, as RDS does.
+	add := url.Values{
+		"Action": {"AddTagsToResource"}, "Version": {"2014-10-31"}, "ResourceName": {arn},
+		"Tags.Tag.1.Key": {"stratus.dev/owner"}, "Tags.Tag.1.Value": {"0123456789abcdef0123456789abcdef"},
+		"Tags.Tag.2.Key": {"stratus.dev/owner-uid"}, "Tags.Tag.2.Value": {""},
+	}
+	status, reqID, data := rawCall(t, srv, add.Encode(), sign)
+	var added struct {
+		XMLName   xml.Name  `xml:"http://rds.amazonaws.com/doc/2014-10-31/ AddTagsToResourceResponse"`
+		Result    *struct{} `xml:"AddTagsToResourceResult"`
+		RequestID string    `xml:"ResponseMetadata>RequestId"`
+	}
+	if err := xml.Unmarshal(data, &added); err != nil {
+		t.Fatalf("AddTagsToResource answer %q: %v", data, err)
+	}
+	type addGot struct {
+		Status           int
+		HasResult        bool
+		RequestIDMatches bool
+	}
+	if diff := cmp.Diff(addGot{Status: 200, RequestIDMatches: true},
+		addGot{status, added.Result != nil, added.RequestID != "" && added.RequestID == reqID}); diff != "" {
+		t.Errorf("AddTagsToResource answer: -want, +got:\n%s\n%s", diff, data)
+	}
+
+	// ListTagsForResource answers the tags in a TagList, the empty value
+	// included.
+	list := url.Values{"Action": {"ListTagsForResource"}, "Version": {"2014-10-31"}, "ResourceName": {arn}}
+	status, _, data = rawCall(t, srv, list.Encode(), sign)
+	var listed struct {
+		XMLName xml.Name                      `xml:"http://rds.amazonaws.com/doc/2014-10-31/ ListTagsForResourceResponse"`
+		Tags    []struct{ Key, Value string } `xml:"ListTagsForResourceResult>TagList>Tag"`
+	}
+	if err := xml.Unmarshal(data, &listed); err != nil {
+		t.Fatalf("ListTagsForResource answer %q: %v", data, err)
+	}
+	wantTags := []struct{ Key, Value string }{{"stratus.dev/owner", "0123456789abcdef0123456789abcdef"}, {"stratus.dev/owner-uid", ""}}
+	if status != http.StatusOK {
+		t.Errorf("ListTagsForResource: status %d, want 200", status)
+	}
+	if diff := cmp.Diff(wantTags, listed.Tags); diff != "" {
+		t.Errorf("ListTagsForResource answer: -want, +got:\n%s\n%s", diff, data)
+	}
+
+	// DescribeDBInstances shows the same tags in the instance's TagList, as
+	// the SDK reads it.
+	got := map[string]string{}
+	for _, tag := range describe(t, c, "wiretags").TagList {
+		got[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	if diff := cmp.Diff(map[string]string{"stratus.dev/owner": "0123456789abcdef0123456789abcdef", "stratus.dev/owner-uid": ""}, got); diff != "" {
+		t.Errorf("DescribeDBInstances TagList: -want, +got:\n%s", diff)
+	}
+	if got := srv.Calls("AddTagsToResource"); got != 1 {
+		t.Errorf("Calls(AddTagsToResource) = %d, want 1", got)
+	}
+}
+
+func TestTagErrors(t *testing.T) {
+	srv := manual(t)
+	c := defaultClient(srv)
+	out, err := c.CreateDBInstance(t.Context(), createInput("tagerr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.DBInstance.DBInstanceArn)
+	tag := []types.Tag{{Key: aws.String("team"), Value: aws.String("data")}}
+	cases := map[string]struct {
+		reason string
+		call   func() apiErr
+		want   apiErr
+	}{
+		"AddToMissingInstance": {
+			reason: "Tagging an instance that does not exist is 404 DBInstanceNotFound.",
+			call: func() apiErr {
+				_, err := c.AddTagsToResource(t.Context(), &rds.AddTagsToResourceInput{
+					ResourceName: aws.String("arn:aws:rds:us-east-1:" + fakerds.DefaultAccountID + ":db:nope"), Tags: tag})
+				return apiErrorOf(err)
+			},
+			want: apiErr{Code: "DBInstanceNotFound", Status: 404, Message: "DBInstance nope not found."},
+		},
+		"ListOfMissingInstance": {
+			reason: "Listing the tags of an instance that does not exist is 404 DBInstanceNotFound.",
+			call: func() apiErr {
+				_, err := c.ListTagsForResource(t.Context(), &rds.ListTagsForResourceInput{
+					ResourceName: aws.String("arn:aws:rds:us-east-1:" + fakerds.DefaultAccountID + ":db:nope")})
+				return apiErrorOf(err)
+			},
+			want: apiErr{Code: "DBInstanceNotFound", Status: 404, Message: "DBInstance nope not found."},
+		},
+		"OtherAccount": {
+			reason: "An ARN of another account names no resource here.",
+			call: func() apiErr {
+				_, err := c.AddTagsToResource(t.Context(), &rds.AddTagsToResourceInput{
+					ResourceName: aws.String("arn:aws:rds:us-east-1:210987654321:db:tagerr"), Tags: tag})
+				return apiErrorOf(err)
+			},
+			want: apiErr{Code: "InvalidParameterValue", Status: 400, Message: "The specified resource name does not match an RDS resource in this region."},
+		},
+		"NotAnARN": {
+			reason: "A resource name that is not an ARN is refused.",
+			call: func() apiErr {
+				_, err := c.AddTagsToResource(t.Context(), &rds.AddTagsToResourceInput{ResourceName: aws.String("tagerr"), Tags: tag})
+				return apiErrorOf(err)
+			},
+			want: apiErr{Code: "InvalidParameterValue", Status: 400, Message: "The specified resource name does not match an RDS resource in this region."},
+		},
+		"ReservedPrefix": {
+			reason: "Tag keys starting with aws: are AWS's.",
+			call: func() apiErr {
+				_, err := c.AddTagsToResource(t.Context(), &rds.AddTagsToResourceInput{ResourceName: aws.String(arn),
+					Tags: []types.Tag{{Key: aws.String("aws:owner"), Value: aws.String("x")}}})
+				return apiErrorOf(err)
+			},
+			want: apiErr{Code: "InvalidParameterValue", Status: 400, Message: "Tag keys must not start with 'aws:'"},
+		},
+		"EmptyKey": {
+			reason: "A tag needs a key.",
+			call: func() apiErr {
+				_, err := c.AddTagsToResource(t.Context(), &rds.AddTagsToResourceInput{ResourceName: aws.String(arn),
+					Tags: []types.Tag{{Key: aws.String(""), Value: aws.String("x")}}})
+				return apiErrorOf(err)
+			},
+			want: apiErr{Code: "InvalidParameterValue", Status: 400, Message: "Tag keys must not be empty"},
+		},
+		"NoTags": {
+			reason: "AddTagsToResource needs tags.",
+			call: func() apiErr {
+				// The SDK refuses to send it: this is the wire.
+				sign := signer(t, fakerds.DefaultAccessKeyID, fakerds.DefaultSecretAccessKey, "", "rds", region, time.Now())
+				body := url.Values{"Action": {"AddTagsToResource"}, "Version": {"2014-10-31"}, "ResourceName": {arn}}.Encode()
+				status, _, data := rawCall(t, srv, body, sign)
+				var doc errorDoc
+				if err := xml.Unmarshal(data, &doc); err != nil {
+					t.Fatalf("error document %q: %v", data, err)
+				}
+				return apiErr{Code: doc.Error.Code, Status: status, Message: doc.Error.Message}
+			},
+			want: apiErr{Code: "MissingParameter", Status: 400, Message: "The request must contain the parameter Tags"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, tc.call()); diff != "" {
+				t.Errorf("%s\n-want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+	// None of the refused calls tagged the instance.
+	if tags := describe(t, c, "tagerr").TagList; len(tags) != 0 {
+		t.Errorf("the instance has tags %v after refused calls; want none", tags)
+	}
+}
+
 func TestRegions(t *testing.T) {
 	srv := manual(t)
 	east, west := defaultClient(srv), client(srv, fakerds.DefaultAccessKeyID, fakerds.DefaultSecretAccessKey, "eu-west-1")
