@@ -17,6 +17,7 @@ import (
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/driver"
 	"github.com/stratus-operator/stratus/providers/registry"
 )
 
@@ -43,6 +44,8 @@ type s3Bucket struct {
 	Lifecycle    []string
 	Tags         map[string]string
 	ObjectsCount int
+	// Owner is the owner mark, kept apart from the tags a spec sets.
+	Owner driver.OwnerMark
 }
 
 func apiCode(err error) string {
@@ -90,9 +93,13 @@ func readS3(t *testing.T, name string) s3Bucket {
 		t.Fatalf("get lifecycle of %s: %v", name, err)
 	}
 	if tg, err := s3c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(name)}); err == nil {
-		got.Tags = map[string]string{}
+		all := map[string]string{}
 		for _, tag := range tg.TagSet {
-			got.Tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+			all[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		got.Owner = driver.MarkFromTags(all)
+		if got.Tags = driver.WithoutOwnerKeys(all); got.Tags == nil {
+			got.Tags = map[string]string{}
 		}
 	} else if apiCode(err) != "NoSuchTagSet" {
 		t.Fatalf("get tags of %s: %v", name, err)
@@ -140,7 +147,8 @@ func TestBucketLifecycle(t *testing.T) {
 	}
 
 	want := s3Bucket{Exists: true, Versioning: "Enabled", Encryption: "AES256", PublicBlock: true,
-		Lifecycle: []string{"expire-tmp:7"}, Tags: map[string]string{"team": "web", "cost-center": "42"}}
+		Lifecycle: []string{"expire-tmp:7"}, Tags: map[string]string{"team": "web", "cost-center": "42"},
+		Owner: driver.OwnerMark{ID: driver.Owner{Cluster: clusterName(t), Namespace: ns, Name: "assets"}.ID(), Namespace: ns, Name: "assets", UID: string(b.UID)}}
 	if got := readS3(t, name); !equalS3(got, want) {
 		t.Fatalf("S3 holds %+v after create, want %+v", got, want)
 	}

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	"github.com/stratus-operator/stratus/providers/registry"
 	"github.com/stratus-operator/stratus/test/harness"
 	"github.com/stratus-operator/stratus/test/localenv"
 )
@@ -36,3 +38,14 @@ var (
 	// customEndpoints lets a namespace's ProviderConfigs set an endpoint.
 	customEndpoints = map[string]string{stratusv1alpha1.LabelAllowCustomEndpoints: "true"}
 )
+
+// clusterName is the name the manager gives the cluster in owner marks: the
+// kube-system namespace's UID.
+func clusterName(t *testing.T) string {
+	t.Helper()
+	name, err := registry.ClusterUID(context.Background(), h.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}

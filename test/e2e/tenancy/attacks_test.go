@@ -45,7 +45,7 @@ func hostileBucket(ns, name string, mutate ...func(*storagev1alpha1.Bucket)) *st
 // Bucket (forceDestroy) leaves the victim's bucket and objects alone.
 func refusedAndHarmless(t *testing.T, tn tenants, attack *storagev1alpha1.Bucket, victimName string, before s3State, reason string) {
 	t.Helper()
-	msg := waitCondition(t, attack, stratusv1alpha1.ConditionSynced, reason)
+	msg := strings.ReplaceAll(waitCondition(t, attack, stratusv1alpha1.ConditionSynced, reason), victimName, "<the name asked for>")
 	if strings.Contains(msg, tn.victimNS) {
 		t.Errorf("the refusal names the victim's namespace %q to the attacker: %s", tn.victimNS, msg)
 	}
