@@ -20,13 +20,13 @@ var crdFiles embed.FS
 //go:embed files/webhook/manifests.yaml
 var webhookManifest []byte
 
-//go:embed files/admission/*.yaml
+//go:embed admission/*.yaml
 var admissionFiles embed.FS
 
 // AdmissionPolicies returns the ValidatingAdmissionPolicies and their
 // bindings the chart installs: rules the API server evaluates itself.
 func AdmissionPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
-	names, err := fs.Glob(admissionFiles, "files/admission/*.yaml")
+	names, err := fs.Glob(admissionFiles, "admission/*.yaml")
 	if err != nil {
 		return nil, nil, fmt.Errorf("list admission policies: %w", err)
 	}
