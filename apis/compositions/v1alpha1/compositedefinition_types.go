@@ -67,15 +67,20 @@ type ComposedResource struct {
 	// +kubebuilder:validation:MaxLength=63
 	Name string `json:"name"`
 
-	// template is the resource to create. String values may hold CEL
-	// expressions as ${expression}: a value that is only an expression
+	// template is the resource to create: its apiVersion and kind, one of
+	// the kinds the platform team lets compositions create (the manager's
+	// --composable-kinds), and its metadata and content. String values,
+	// metadata.labels and metadata.annotations values included, may hold
+	// CEL expressions as ${expression}: a value that is only an expression
 	// takes the expression's type; otherwise the results are interpolated
 	// into the string. Expressions see spec and metadata (of the composite)
 	// and resources.<name> (the other composed resources as observed);
-	// referring to another resource makes this one depend on it.
+	// referring to another resource makes this one depend on it. The
+	// resources of a namespaced composite are in its namespace: such a
+	// template sets no other metadata.namespace.
 	// +required
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:EmbeddedResource
+	// +kubebuilder:validation:Type=object
 	Template runtime.RawExtension `json:"template"`
 
 	// includeWhen is a CEL expression; the resource is composed only while
@@ -185,7 +190,9 @@ type CompositeDefinitionSpec struct {
 // served.
 type CompositeDefinitionStatus struct {
 	// conditions: Established (the CRD is served) and Valid (every
-	// expression compiles and the dependencies form no cycle).
+	// expression compiles, the dependencies form no cycle, every composed
+	// kind is one compositions may create, and the group and kind are the
+	// definition's own).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -219,7 +219,7 @@ type ProviderConfigStatus struct {
 // credentials, an endpoint or a PostgreSQL host work only in a namespace the
 // platform team labelled for them (LabelAllowAmbientCredentials,
 // LabelAllowCustomEndpoints).
-// +kubebuilder:validation:XValidation:rule="!has(self.spec.credentials.secretRef) || !has(self.spec.credentials.secretRef.__namespace__) || self.spec.credentials.secretRef.__namespace__ == ”",message="spec.credentials.secretRef.namespace must be empty: a ProviderConfig reads its Secret from its own namespace (use a ClusterProviderConfig for a Secret elsewhere)"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.credentials.secretRef) || !has(self.spec.credentials.secretRef.__namespace__) || size(self.spec.credentials.secretRef.__namespace__) == 0",message="spec.credentials.secretRef.namespace must be empty: a ProviderConfig reads its Secret from its own namespace (use a ClusterProviderConfig for a Secret elsewhere)"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.allowedNamespaces)",message="spec.allowedNamespaces is for a ClusterProviderConfig: a ProviderConfig serves its own namespace only"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.adoption) || self.spec.adoption.from != 'Selector'",message="spec.adoption.from must be All or None on a ProviderConfig"
 type ProviderConfig struct {
