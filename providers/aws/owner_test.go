@@ -86,7 +86,7 @@ func TestOwnerTags(t *testing.T) {
 			}
 			// The mark reads back as the owner's, and the labels without it.
 			wantMark := driver.OwnerMark{}
-			if knowsOwner(tc.owner) {
+			if tc.owner.Known() {
 				wantMark = tc.owner.Mark()
 			}
 			if diff := cmp.Diff(wantMark, driver.MarkFromTags(merged)); diff != "" {
@@ -129,11 +129,11 @@ func TestOwnershipDrift(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got := ownershipDrift(tc.owner, tc.mark)
+			got := driver.OwnershipDrift(tc.owner, tc.mark)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s\nownershipDrift(...): -want, +got:\n%s", tc.reason, diff)
 			}
-			if hasOwnershipDrift(tc.owner, tc.mark) != (len(tc.want) > 0) {
+			if (len(driver.OwnershipDrift(tc.owner, tc.mark)) > 0) != (len(tc.want) > 0) {
 				t.Errorf("%s\nhasOwnershipDrift(...) = %t", tc.reason, !(len(tc.want) > 0))
 			}
 		})

@@ -191,7 +191,7 @@ func (c *databaseClient) Observe(ctx context.Context, req databaseRequest) (driv
 		Exists:     true,
 		Available:  o.status == rdsStatusAvailable,
 		State:      o.status,
-		Drift:      append(instanceDrift(s, o), ownershipDrift(req.Owner, mark)...),
+		Drift:      append(instanceDrift(s, o), driver.OwnershipDrift(req.Owner, mark)...),
 		Connection: connectionDetails(s, &o, string(req.Connection[driver.ConnectionPassword])),
 		Owner:      mark,
 	}, nil
@@ -289,7 +289,7 @@ func (c *databaseClient) Update(ctx context.Context, req databaseRequest) (drive
 	if err != nil {
 		return nil, err
 	}
-	if hasOwnershipDrift(req.Owner, driver.MarkFromTags(rdsTagMap(inst.TagList))) {
+	if len(driver.OwnershipDrift(req.Owner, driver.MarkFromTags(rdsTagMap(inst.TagList)))) > 0 {
 		arn := aws.ToString(inst.DBInstanceArn)
 		if arn == "" {
 			return nil, fmt.Errorf("tag RDS instance %q with its owner: RDS described it without an ARN", s.identifier)

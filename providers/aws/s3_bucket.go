@@ -167,7 +167,7 @@ func (c *bucketClient) observation(req bucketRequest, name, region string, st bu
 	}
 	if !st.unsupported[featureLabels] {
 		obs.Owner = st.ownerMark()
-		obs.Drift = append(obs.Drift, ownershipDrift(req.Owner, obs.Owner)...)
+		obs.Drift = append(obs.Drift, driver.OwnershipDrift(req.Owner, obs.Owner)...)
 	}
 	for _, f := range []string{featureVersioning, featureEncryption, featurePublicAccess, featureLifecycle, featureLabels} {
 		if st.unsupported[f] {
@@ -193,7 +193,7 @@ func (c *bucketClient) observeDeleting(ctx context.Context, req bucketRequest, n
 		if err == nil {
 			obs.Owner = driver.MarkFromTags(tagMap(tags.TagSet))
 		}
-		obs.Drift = ownershipDrift(req.Owner, obs.Owner)
+		obs.Drift = driver.OwnershipDrift(req.Owner, obs.Owner)
 	case isNoSuchBucket(err):
 		return driver.Observation{}, nil
 	case isNotImplemented(err):
@@ -506,7 +506,7 @@ func (c *bucketClient) applyTags(ctx context.Context, spec storagev1alpha1.Bucke
 	bucket := aws.String(name)
 	opt := in(region)
 	tags := withOwnerTags(spec.Labels, owner)
-	if !knowsOwner(owner) && !fresh {
+	if !owner.Known() && !fresh {
 		out, err := c.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: bucket}, opt)
 		switch {
 		case isNotImplemented(err):

@@ -63,6 +63,13 @@ func (o Owner) ID() string {
 	return hex.EncodeToString(sum[:])[:ownerIDLength]
 }
 
+// Known reports whether o names an object. A request with the zero Owner
+// (a caller that predates ownership) writes no mark, never removes or
+// replaces the mark a resource carries, and gets no ownership drift: a mark
+// made of empty names would look like another owner's to every later
+// reconcile.
+func (o Owner) Known() bool { return o != Owner{} }
+
 // Mark is the mark o writes.
 func (o Owner) Mark() OwnerMark {
 	return OwnerMark{ID: o.ID(), Namespace: o.Namespace, Name: o.Name, UID: o.UID}
@@ -160,9 +167,10 @@ func MarkFromComment(comment string) OwnerMark {
 const OwnershipField = "metadata.owner"
 
 // OwnershipDrift is the drift of a resource whose mark is not want's: none
-// when it is, one field when it is not (Update then writes want's mark).
+// when it is (or want is not Known), one field when it is not (Update then
+// writes want's mark).
 func OwnershipDrift(want Owner, got OwnerMark) []stratusv1alpha1.DriftedField {
-	if got.ID == want.ID() {
+	if !want.Known() || got.ID == want.ID() {
 		return nil
 	}
 	observed := got.ID

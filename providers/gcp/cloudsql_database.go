@@ -259,7 +259,7 @@ func (c *sqlClient) Observe(ctx context.Context, req sqlRequest) (driver.Observa
 		return obs, nil
 	}
 
-	obs.Drift = append(t.drift(in), ownershipDrift(req.Owner, obs.Owner)...)
+	obs.Drift = append(t.drift(in), driver.OwnershipDrift(req.Owner, obs.Owner)...)
 	dbExists, err := c.databaseExists(ctx, t)
 	if err != nil {
 		return driver.Observation{}, err

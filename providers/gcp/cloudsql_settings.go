@@ -460,7 +460,7 @@ func (t sqlTarget) patch(in *sqladmin.DatabaseInstance, owner driver.Owner) *sql
 	if in.Settings != nil {
 		current = in.Settings.UserLabels
 	}
-	if hasOwnershipDrift(owner, driver.MarkFromLabels(current)) {
+	if len(driver.OwnershipDrift(owner, driver.MarkFromLabels(current))) > 0 {
 		labels := maps.Clone(current)
 		if labels == nil {
 			labels = map[string]string{}

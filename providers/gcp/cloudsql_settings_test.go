@@ -374,7 +374,7 @@ func TestCloudSQLPatchBody(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("%s\ninstances.patch body -want, +got:\n%s", tt.reason, diff)
 			}
-			drift := append(target.drift(tt.in), ownershipDrift(tt.owner, sqlOwnerMark(tt.in))...)
+			drift := append(target.drift(tt.in), driver.OwnershipDrift(tt.owner, sqlOwnerMark(tt.in))...)
 			if (p == nil) != (len(drift) == 0) {
 				t.Errorf("%s\npatch and drift disagree: patch %v, drift %v", tt.reason, p != nil, drift)
 			}

@@ -232,7 +232,7 @@ func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.O
 	return driver.Observation{
 		Exists:     true,
 		Available:  true,
-		Drift:      append(drift(req.Object.Spec, attrs), ownershipDrift(req.Owner, mark)...),
+		Drift:      append(drift(req.Object.Spec, attrs), driver.OwnershipDrift(req.Owner, mark)...),
 		Connection: c.connection(name, attrs.Location),
 		Owner:      mark,
 	}, nil
