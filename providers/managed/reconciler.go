@@ -69,6 +69,19 @@ type Kind[T driver.Managed] struct {
 	Region func(T) string
 }
 
+// Intervals of the reconciler that are not options.
+const (
+	// statusWriteTimeout bounds the status write at the end of a
+	// reconcile, apart from the reconcile's own timeout.
+	statusWriteTimeout = 10 * time.Second
+	// conflictRetryInterval is how soon an object that changed during a
+	// reconcile is reconciled again.
+	conflictRetryInterval = time.Second
+	// terminalRetryInterval is how often a terminal error is retried when
+	// nothing it waits on is seen to change.
+	terminalRetryInterval = time.Hour
+)
+
 // Reconciler reconciles the managed resources of one kind.
 type Reconciler[T driver.Managed] struct {
 	kind     Kind[T]
@@ -111,7 +124,9 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	// Cloud calls get the reconcile timeout; the status write has its own
+	// grace period, so that a cloud call that hung still leaves a condition.
+	workCtx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 
 	before, err := statusOf(mr)
@@ -119,7 +134,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, err
 	}
 	var provider stratusv1alpha1.Provider
-	result, err := r.reconcile(ctx, mr, &provider)
+	result, err := r.reconcile(workCtx, mr, &provider)
 	mr.ManagedStatus().ObservedGeneration = mr.GetGeneration()
 	r.recordState(key, mr, provider)
 	if released(mr) {
@@ -127,10 +142,12 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		// status is no longer the operator's to write.
 		return result, err
 	}
-	if werr := r.writeStatus(ctx, mr, before); werr != nil {
+	statusCtx, cancelStatus := context.WithTimeout(ctx, statusWriteTimeout)
+	defer cancelStatus()
+	if werr := r.writeStatus(statusCtx, mr, before); werr != nil {
 		if apierrors.IsConflict(werr) {
-			// The object changed while we worked; its new version is queued.
-			return ctrl.Result{Requeue: true}, nil
+			// The object changed while we worked: reconcile its new version.
+			return ctrl.Result{RequeueAfter: conflictRetryInterval}, nil
 		}
 		return ctrl.Result{}, errors.Join(err, werr)
 	}
@@ -574,8 +591,9 @@ func (r *Reconciler[T]) finalize(ctx context.Context, mr T, connName string, orp
 }
 
 // fail records err in the Synced condition and an Event, and says how to
-// retry: not at all for a terminal error (until the spec changes), with
-// backoff for anything else.
+// retry: a terminal error at the long terminal interval (watches bring the
+// changes it waits on sooner), a refusal at the poll interval, anything else
+// with backoff.
 func (r *Reconciler[T]) fail(ctx context.Context, mr T, configKey, eventReason string, err error) (ctrl.Result, error) {
 	reason := stratusv1alpha1.ReasonReconcileError
 	message := err.Error()
@@ -585,7 +603,7 @@ func (r *Reconciler[T]) fail(ctx context.Context, mr T, configKey, eventReason s
 		reason = rf.reason
 	case driver.IsTerminal(err):
 		reason = stratusv1alpha1.ReasonInvalidSpec
-		message += " (not retried until the spec changes)"
+		message += " (retried when the spec or its provider configuration changes, and every " + terminalRetryInterval.String() + ")"
 	case driver.IsThrottled(err):
 		reason = stratusv1alpha1.ReasonThrottled
 	case driver.IsBadCredentials(err):
@@ -604,7 +622,10 @@ func (r *Reconciler[T]) fail(ctx context.Context, mr T, configKey, eventReason s
 	case refused:
 		return ctrl.Result{RequeueAfter: r.pollInterval(mr)}, nil
 	case driver.IsTerminal(err):
-		return ctrl.Result{}, nil
+		// What the error waits on may change elsewhere (a quota raised, a
+		// configuration fixed): the watches bring most such changes at
+		// once, and a long retry the rest.
+		return ctrl.Result{RequeueAfter: wait.Jitter(terminalRetryInterval, r.opts.PollJitter)}, nil
 	}
 	return ctrl.Result{}, err
 }

@@ -394,10 +394,10 @@ func TestReconcile(t *testing.T) {
 			want:   outcome{Ready: "True/Available", Synced: "False/ReconcileError", Events: []string{"CannotObserveExternalResource"}, Err: true},
 		},
 		{
-			reason: "a terminal error is reported and not retried until the spec changes",
+			reason: "a terminal error is reported and retried only at the long terminal interval",
 			bucket: newBucket(),
 			cloud:  &cloud{createErr: driver.Terminalf("bucket name %q is taken by another account", "team-logs")},
-			want:   outcome{Creates: 1, Ready: "False/Creating", Synced: "False/InvalidSpec", Events: []string{"CannotCreateExternalResource"}},
+			want:   outcome{Creates: 1, Ready: "False/Creating", Synced: "False/InvalidSpec", Events: []string{"CannotCreateExternalResource"}, Requeue: true},
 		},
 		{
 			reason: "refused credentials are reported as such and retried",
@@ -623,8 +623,8 @@ func TestNoDriverForProvider(t *testing.T) {
 	h := newHarness(t, c, false, newBucket())
 	h.r.kind.Drivers = nil
 	res, err := h.reconcile(t)
-	if err != nil || res.RequeueAfter != 0 {
-		t.Fatalf("Reconcile = %v, %v; want no error and no requeue for a terminal error", res, err)
+	if err != nil || res.RequeueAfter < terminalRetryInterval {
+		t.Fatalf("Reconcile = %v, %v; want no error and a retry after %v for a terminal error", res, err, terminalRetryInterval)
 	}
 	s := meta.FindStatusCondition(h.get(t).Status.Conditions, stratusv1alpha1.ConditionSynced)
 	if s == nil || !strings.Contains(s.Message, "has no driver for provider AWS") {
