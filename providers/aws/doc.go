@@ -18,17 +18,22 @@
 //     Observation.Unsupported and left out of the comparison. The owner
 //     mark among the tags (driver.Owner.Tags) is Observation.Owner, never
 //     a label, and a mark that is not the request's owner's is drift in
-//     driver.OwnershipField. A Bucket being deleted is observed with a HEAD
-//     and its tags only.
+//     driver.OwnershipField. For a deletion (driver.PurposeDelete) Observe
+//     reads a HEAD and the tags only. A bucket the request says is Known is
+//     read without a HEAD first: the first read's NoSuchBucket says it is
+//     gone. The driver keeps no memory of its own and never reads the
+//     object's status.
 //   - Create writes the tags, owner mark included, right after creating the
-//     bucket and before any other setting; a bucket that already exists
-//     (BucketAlreadyOwnedByYou) is left unchanged for the reconciler to
-//     observe. Update writes the tags, owner mark included, then every
+//     bucket and before any other setting, and reports as observed the
+//     bucket its writes made; a bucket that already exists
+//     (BucketAlreadyOwnedByYou) is left unchanged, and unobserved, for the
+//     reconciler to observe. Update writes the tags, owner mark included, then every
 //     other setting. Tags are replaced, never deleted. Settings the
 //     endpoint does not implement are skipped; both calls are idempotent.
 //   - Delete refuses, with a Blocked error, to delete a bucket that still holds
 //     objects unless spec.forceDestroy is set, in which case it deletes every
-//     object version and delete marker first.
+//     object version and delete marker first. S3 deletes a bucket at once: a
+//     Delete that succeeds reports it gone.
 //
 // Every cloud error goes through one classification: throttling is
 // driver.Throttled, refused credentials are driver.BadCredentials, and

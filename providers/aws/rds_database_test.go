@@ -108,10 +108,11 @@ func dbRequest(db *databasev1alpha1.Database, externalName, password string) dat
 	return req
 }
 
-// generatePassword returns a password as the reconciler gets it.
-func generatePassword(t *testing.T, c *databaseClient) string {
+// generatePassword returns a password as the reconciler gets it, from the
+// driver's registration.
+func generatePassword(t *testing.T, _ *databaseClient) string {
 	t.Helper()
-	creds, err := c.GenerateCredentials()
+	creds, err := NewDatabaseDriver().GenerateCredentials()
 	if err != nil {
 		t.Fatalf("GenerateCredentials(): %v", err)
 	}
@@ -179,7 +180,7 @@ func TestDatabaseLifecycle(t *testing.T) {
 		t.Fatalf("Create(...): %v", err)
 	}
 	noEndpoint := map[string]string{"user": "orders_admin", "password": password, "database": "orders", "sslmode": "require"}
-	if diff := cmp.Diff(noEndpoint, detailStrings(details)); diff != "" {
+	if diff := cmp.Diff(noEndpoint, detailStrings(details.Connection)); diff != "" {
 		t.Errorf("Create(...) connection details, before RDS has an endpoint: -want, +got:\n%s", diff)
 	}
 
@@ -306,7 +307,7 @@ func TestDatabaseCreateIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s\nsecond Create(...): %v", tc.reason, err)
 			}
-			if string(details[driver.ConnectionPassword]) == "" {
+			if string(details.Connection[driver.ConnectionPassword]) == "" {
 				t.Errorf("%s\nsecond Create(...) returned no password", tc.reason)
 			}
 			type got struct {
@@ -513,7 +514,8 @@ func TestDatabaseDelete(t *testing.T) {
 		Exists    bool   // the instance exists after Delete
 		State     string // its state
 		Snapshots []string
-		Deletes   int // DeleteDBInstance calls
+		Deletes   int  // DeleteDBInstance calls
+		Gone      bool // Delete says the instance is gone
 	}
 	finalSnapshot := "del-final-1700000000"
 	cases := map[string]struct {
@@ -533,15 +535,15 @@ func TestDatabaseDelete(t *testing.T) {
 			reason: "Deleting an instance being deleted is not an error, and takes no second snapshot.",
 			setup: func(t *testing.T, srv *fakerds.Server, c *databaseClient, req databaseRequest) {
 				createReady(t, srv, c, req)
-				if err := c.Delete(t.Context(), req); err != nil {
+				if _, err := c.Delete(t.Context(), req); err != nil {
 					t.Fatalf("first Delete(...): %v", err)
 				}
 			},
 			want: want{Exists: true, State: "deleting", Snapshots: []string{finalSnapshot}, Deletes: 2},
 		},
 		"Gone": {
-			reason: "Deleting an instance that does not exist is not an error.",
-			want:   want{Deletes: 1},
+			reason: "Deleting an instance that does not exist is not an error, and says it is gone.",
+			want:   want{Deletes: 1, Gone: true},
 		},
 		"StillCreating": {
 			reason: "RDS takes no final snapshot of an instance still creating: retried later, not terminal.",
@@ -583,8 +585,8 @@ func TestDatabaseDelete(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(t, srv, c, req)
 			}
-			err := c.Delete(t.Context(), req)
-			var got want
+			res, err := c.Delete(t.Context(), req)
+			got := want{Gone: res.Gone}
 			if err != nil {
 				got.Kind, got.Err = kind(err), err.Error()
 				if strings.Contains(got.Err, tc.want.Err) {
@@ -606,8 +608,8 @@ func TestDatabaseDelete(t *testing.T) {
 				if o := observeDB(t, c, req); o.Exists {
 					t.Errorf("%s\nObserve(...) once RDS deleted it: exists in state %q", tc.reason, o.State)
 				}
-				if err := c.Delete(t.Context(), req); err != nil {
-					t.Errorf("%s\nDelete(...) once gone: %v", tc.reason, err)
+				if res, err := c.Delete(t.Context(), req); err != nil || !res.Gone {
+					t.Errorf("%s\nDelete(...) once gone = %+v, %v; want it gone", tc.reason, res, err)
 				}
 			}
 		})

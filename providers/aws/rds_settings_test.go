@@ -378,10 +378,10 @@ func TestConnectionDetails(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestGenerateCredentials(t *testing.T) {
-	c := &databaseClient{}
+	generate := NewDatabaseDriver().GenerateCredentials
 	seen := map[string]bool{}
 	for range 20 {
-		creds, err := c.GenerateCredentials()
+		creds, err := generate()
 		if err != nil {
 			t.Fatalf("GenerateCredentials(): %v", err)
 		}

@@ -50,8 +50,8 @@ const (
 const bucketRegionHeader = "X-Amz-Bucket-Region"
 
 // NewBucketDriver returns the S3 driver for Buckets.
-func NewBucketDriver(opts ...Option) driver.Driver[*storagev1alpha1.Bucket] {
-	return &bucketDriver{opts: newOptions(opts)}
+func NewBucketDriver(opts ...Option) driver.Registration[*storagev1alpha1.Bucket] {
+	return driver.Registration[*storagev1alpha1.Bucket]{Driver: &bucketDriver{opts: newOptions(opts)}}
 }
 
 type bucketDriver struct {
@@ -114,20 +114,23 @@ func in(region string) func(*s3.Options) {
 }
 
 // Observe reads the bucket and its settings, compares them with the spec and
-// records them in status.atProvider.
+// records them in status.atProvider. For a deletion it reads only whether
+// the bucket exists and its tags (observeDeleting).
+//
+// A bucket the request says is Known (the reconciler recorded it) is read
+// right away, in the request's region: the first read's NoSuchBucket says
+// that it is gone, and a redirect that it is elsewhere, which spares a
+// HeadBucket on every poll. Any other is looked up first. The driver keeps
+// no memory of its own: what it was told is in the request.
 func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.Observation, error) {
 	name, region, err := c.target(req)
 	if err != nil {
 		return driver.Observation{}, err
 	}
-	seen := req.Object.Status.AtProvider
-	if req.Object.GetDeletionTimestamp() != nil {
+	if req.Purpose == driver.PurposeDelete {
 		return c.observeDeleting(ctx, req, name, region)
 	}
-	// A bucket observed before in this region is read right away: the
-	// first read's NoSuchBucket says that it is gone, which spares a
-	// HeadBucket on every poll. Any other is looked up first.
-	regionKnown := seen.Name == name && seen.Region == region
+	regionKnown := req.Known
 	if !regionKnown {
 		exists, known, err := c.headBucket(ctx, name, region)
 		if err != nil {
@@ -401,30 +404,24 @@ func responseHeader(err error, key string) string {
 }
 
 // Create creates the bucket, marks it with the request's owner and applies
-// every setting of the spec. A bucket this account already owns is left
-// unchanged (see CreateAndObserve).
-func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
-	_, details, err := c.CreateAndObserve(ctx, req)
-	return details, err
-}
-
-// CreateAndObserve is Create. For a bucket the call itself created, whose
-// every setting the endpoint accepted, it returns the observation those
-// writes imply, which spares the reads of an Observe: such a bucket has
-// exactly the spec's settings and the request's owner mark.
+// every setting of the spec. For a bucket the call itself created, whose
+// every setting the endpoint accepted, the result's Observed is the
+// observation those writes imply, which spares the reads of an Observe:
+// such a bucket has exactly the spec's settings and the request's owner
+// mark.
 //
 // The first write to a bucket the call created is its tags, owner mark
 // included, so that a crash right after leaves the bucket marked. A bucket
 // that already existed (S3's BucketAlreadyOwnedByYou: a create retried after
 // a crash, or another Bucket's bucket of the same account) is not changed at
-// all: no observation is returned, so that the reconciler observes it and
+// all and nothing is observed, so that the reconciler observes it and
 // checks its owner mark before anything writes to it. In us-east-1 S3
-// answers 200 for such a bucket too, which cannot be told from a bucket
-// created: it is treated as created.
-func (c *bucketClient) CreateAndObserve(ctx context.Context, req bucketRequest) (*driver.Observation, driver.ConnectionDetails, error) {
+// answers 200 for such a bucket too: one that has tags was not made by the
+// call and is treated as existing; one without is treated as created.
+func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.CreateResult, error) {
 	name, region, err := c.target(req)
 	if err != nil {
-		return nil, nil, err
+		return driver.CreateResult{}, err
 	}
 	input := &s3.CreateBucketInput{Bucket: aws.String(name)}
 	if region != "us-east-1" {
@@ -433,15 +430,17 @@ func (c *bucketClient) CreateAndObserve(ctx context.Context, req bucketRequest) 
 		}
 	}
 	_, err = c.s3.CreateBucket(ctx, input, in(region))
-	conn := c.connection(name, region)
+	// What Create returns when it cannot vouch for the bucket: it already
+	// existed, or the endpoint did not take every setting.
+	unobserved := driver.CreateResult{Connection: c.connection(name, region)}
 	switch {
 	case err == nil:
 	case hasCode(err, codeBucketAlreadyOwnedByYou):
-		return nil, conn, nil
+		return unobserved, nil
 	case hasCode(err, codeBucketAlreadyExists):
-		return nil, nil, driver.Terminalf("bucket name %q is taken by another account: choose another spec.bucketName", name)
+		return driver.CreateResult{}, driver.Terminalf("bucket name %q is taken by another account: choose another spec.bucketName", name)
 	default:
-		return nil, nil, wrapf(err, "create bucket %q in region %q", name, region)
+		return driver.CreateResult{}, wrapf(err, "create bucket %q in region %q", name, region)
 	}
 	if region == "us-east-1" {
 		// S3 answers 200 in us-east-1 to a create of a bucket this account
@@ -451,9 +450,9 @@ func (c *bucketClient) CreateAndObserve(ctx context.Context, req bucketRequest) 
 		tags, err := c.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(name)}, in(region))
 		switch {
 		case err == nil && len(tags.TagSet) > 0:
-			return nil, conn, nil
+			return unobserved, nil
 		case unlessUnsupported(err, codeNoTagSet) != nil:
-			return nil, nil, wrapf(err, "read tags of bucket %q after creating it", name)
+			return driver.CreateResult{}, wrapf(err, "read tags of bucket %q after creating it", name)
 		}
 	}
 	// A bucket this call created has no versioning history, lifecycle or
@@ -461,39 +460,35 @@ func (c *bucketClient) CreateAndObserve(ctx context.Context, req bucketRequest) 
 	spec := req.Object.Spec
 	tagsApplied, err := c.applyTags(ctx, spec, req.Owner, name, region, true)
 	if err != nil {
-		return nil, nil, err
+		return driver.CreateResult{}, err
 	}
 	allApplied, err := c.applySettings(ctx, spec, name, region, true)
 	if err != nil {
-		return nil, nil, err
+		return driver.CreateResult{}, err
 	}
 	if !tagsApplied || !allApplied {
-		return nil, conn, nil
+		return unobserved, nil
 	}
 	obs := c.observation(req, name, region, createdState(spec, req.Owner, region))
-	return &obs, conn, nil
+	return driver.CreateResult{Connection: obs.Connection, Observed: &obs}, nil
 }
-
-// DeletesSynchronously says that a bucket Delete succeeded for is gone: S3
-// deletes buckets at once.
-func (c *bucketClient) DeletesSynchronously() bool { return true }
 
 // Update writes the tags, the request's owner mark included, then applies
 // every setting of the spec to the bucket. The tags are written on every
 // Update: that is how the mark of a bucket Observe reported ownership drift
 // for is stamped.
-func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
+func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.UpdateResult, error) {
 	name, region, err := c.target(req)
 	if err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	if _, err := c.applyTags(ctx, req.Object.Spec, req.Owner, name, region, false); err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	if _, err := c.applySettings(ctx, req.Object.Spec, name, region, false); err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
-	return c.connection(name, region), nil
+	return driver.UpdateResult{Connection: c.connection(name, region)}, nil
 }
 
 // applyTags writes the bucket's tags: the spec's labels and owner's mark.
@@ -639,10 +634,12 @@ func unlessUnsupported(err error, okCodes ...string) error {
 // Delete deletes the bucket. Unless spec.forceDestroy is set, a bucket that
 // holds any object or object version is left alone and the deletion is
 // blocked; with it, every object version and delete marker is deleted first.
-func (c *bucketClient) Delete(ctx context.Context, req bucketRequest) error {
+// S3 deletes a bucket at once: a Delete that succeeds leaves it gone.
+func (c *bucketClient) Delete(ctx context.Context, req bucketRequest) (driver.DeleteResult, error) {
+	gone := driver.DeleteResult{Gone: true}
 	name, region, err := c.target(req)
 	if err != nil {
-		return err
+		return driver.DeleteResult{}, err
 	}
 	bucket := aws.String(name)
 	opt := in(region)
@@ -655,39 +652,39 @@ func (c *bucketClient) Delete(ctx context.Context, req bucketRequest) error {
 	case err == nil:
 		versioned = ver.Status != ""
 	case isNoSuchBucket(err):
-		return nil
+		return gone, nil
 	case isNotImplemented(err):
 	default:
-		return wrapf(err, "get versioning of bucket %q", name)
+		return driver.DeleteResult{}, wrapf(err, "get versioning of bucket %q", name)
 	}
 
 	if req.Object.Spec.ForceDestroy {
 		if err := c.emptyBucket(ctx, name, region, versioned); err != nil {
 			if isNoSuchBucket(err) {
-				return nil
+				return gone, nil
 			}
-			return err
+			return driver.DeleteResult{}, err
 		}
 	} else {
 		empty, err := c.isEmpty(ctx, name, region, versioned)
 		switch {
 		case isNoSuchBucket(err):
-			return nil
+			return gone, nil
 		case err != nil:
-			return err
+			return driver.DeleteResult{}, err
 		case !empty:
-			return driver.Blockedf("bucket %q still holds objects: empty it, or set spec.forceDestroy to true to delete them with the bucket", name)
+			return driver.DeleteResult{}, driver.Blockedf("bucket %q still holds objects: empty it, or set spec.forceDestroy to true to delete them with the bucket", name)
 		}
 	}
 
 	_, err = c.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: bucket}, opt)
 	switch {
 	case err == nil, isNoSuchBucket(err):
-		return nil
+		return gone, nil
 	case hasCode(err, codeBucketNotEmpty):
-		return driver.Blockedf("bucket %q still holds objects: empty it, or set spec.forceDestroy to true to delete them with the bucket", name)
+		return driver.DeleteResult{}, driver.Blockedf("bucket %q still holds objects: empty it, or set spec.forceDestroy to true to delete them with the bucket", name)
 	}
-	return wrapf(err, "delete bucket %q", name)
+	return driver.DeleteResult{}, wrapf(err, "delete bucket %q", name)
 }
 
 // isNoSuchBucket reports whether err says the bucket does not exist.

@@ -10,10 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	"github.com/stratus-operator/stratus/providers/driver"
@@ -93,6 +91,8 @@ func TestBucketFakeAnswers(t *testing.T) {
 		Owner  string // the ID of the owner mark Observe read
 		Drift  []string
 		Calls  int64
+		// Observed is true when Create reports what it made.
+		Observed bool
 		// Order is the requests, in order, when the case sets it.
 		Order []string
 	}
@@ -106,9 +106,9 @@ func TestBucketFakeAnswers(t *testing.T) {
 		routes      map[string]fakeResponse
 		call        string // Observe or Create
 		maxAttempts int
-		// object changes the Bucket observed; nil for one never observed.
-		object func(*storagev1alpha1.Bucket)
-		want   want
+		// request changes the request; nil for a bucket never observed.
+		request func(*bucketRequest)
+		want    want
 	}{
 		"HeadThrottled": {
 			reason:      "A HEAD answered 503 without a body (S3's SlowDown to HEAD) is throttling, after the SDK's attempts.",
@@ -150,33 +150,26 @@ func TestBucketFakeAnswers(t *testing.T) {
 			call: "Observe",
 			want: want{Exists: true, Drift: []string{"spec.encryption", "spec.publicAccess", driver.OwnershipField}, Calls: 6},
 		},
-		"SeenBeforeSkipsHead": {
-			reason: "A bucket observed before in the same region is read right away: five settings reads per poll.",
-			routes: settingsReads(nil),
-			call:   "Observe",
-			object: seenIn("us-east-1"),
-			want:   want{Exists: true, Drift: []string{"spec.encryption", "spec.publicAccess", driver.OwnershipField}, Calls: 5},
+		"KnownSkipsHead": {
+			reason:  "A bucket the request says is known (recorded by the reconciler) is read right away: five settings reads per poll.",
+			routes:  settingsReads(nil),
+			call:    "Observe",
+			request: known,
+			want:    want{Exists: true, Drift: []string{"spec.encryption", "spec.publicAccess", driver.OwnershipField}, Calls: 5},
 		},
-		"SeenBeforeGone": {
-			reason: "A bucket observed before whose first read answers NoSuchBucket is gone: one call.",
-			routes: map[string]fakeResponse{"GET versioning": {status: 404, code: "NoSuchBucket"}},
-			call:   "Observe",
-			object: seenIn("us-east-1"),
-			want:   want{Calls: 1},
+		"KnownGone": {
+			reason:  "A known bucket whose first read answers NoSuchBucket is gone: one call.",
+			routes:  map[string]fakeResponse{"GET versioning": {status: 404, code: "NoSuchBucket"}},
+			call:    "Observe",
+			request: known,
+			want:    want{Calls: 1},
 		},
-		"SeenBeforeNowElsewhere": {
-			reason: "A bucket observed before that S3 now places in another region (recreated there) is a terminal region mismatch.",
-			routes: map[string]fakeResponse{"GET versioning": {status: 301, code: "PermanentRedirect", header: map[string]string{"X-Amz-Bucket-Region": "eu-west-1"}}},
-			call:   "Observe",
-			object: seenIn("us-east-1"),
-			want:   want{Kind: "Terminal", Err: `bucket "fake-bucket" is in region "eu-west-1", not "us-east-1"`, Calls: 1},
-		},
-		"SeenInOtherRegionLooksUp": {
-			reason: "An observation recorded for another region is not trusted: HEAD first.",
-			routes: map[string]fakeResponse{"HEAD": {status: 404}, "GET location": {status: 404, code: "NoSuchBucket"}},
-			call:   "Observe",
-			object: seenIn("eu-west-1"),
-			want:   want{Calls: 2},
+		"KnownNowElsewhere": {
+			reason:  "A known bucket that S3 places in another region than the request's (recreated there, or the configuration's region changed) is a terminal region mismatch.",
+			routes:  map[string]fakeResponse{"GET versioning": {status: 301, code: "PermanentRedirect", header: map[string]string{"X-Amz-Bucket-Region": "eu-west-1"}}},
+			call:    "Observe",
+			request: known,
+			want:    want{Kind: "Terminal", Err: `bucket "fake-bucket" is in region "eu-west-1", not "us-east-1"`, Calls: 1},
 		},
 		"DeletingExistenceAndOwner": {
 			reason: "A Bucket being deleted needs existence and, for the reconciler to check before it deletes, the owner mark: one HEAD and the tags (one GET more than before marks), no other settings reads.",
@@ -184,9 +177,9 @@ func TestBucketFakeAnswers(t *testing.T) {
 				"HEAD":        {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
 				"GET tagging": {status: 200, body: marked},
 			},
-			call:   "Observe",
-			object: deleting,
-			want:   want{Exists: true, Owner: owner.ID(), Calls: 2},
+			call:    "Observe",
+			request: deleting,
+			want:    want{Exists: true, Owner: owner.ID(), Calls: 2},
 		},
 		"DeletingUnmarked": {
 			reason: "A Bucket being deleted whose bucket has no tags is reported unmarked, with the ownership drift.",
@@ -194,9 +187,9 @@ func TestBucketFakeAnswers(t *testing.T) {
 				"HEAD":        {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
 				"GET tagging": {status: 404, code: "NoSuchTagSet"},
 			},
-			call:   "Observe",
-			object: deleting,
-			want:   want{Exists: true, Drift: []string{driver.OwnershipField}, Calls: 2},
+			call:    "Observe",
+			request: deleting,
+			want:    want{Exists: true, Drift: []string{driver.OwnershipField}, Calls: 2},
 		},
 		"DeletingTagsUnsupported": {
 			reason: "An endpoint without tags has no mark to read: no mark, and no drift invented.",
@@ -204,9 +197,9 @@ func TestBucketFakeAnswers(t *testing.T) {
 				"HEAD":        {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
 				"GET tagging": {status: 501, code: "NotImplemented"},
 			},
-			call:   "Observe",
-			object: deleting,
-			want:   want{Exists: true, Calls: 2},
+			call:    "Observe",
+			request: deleting,
+			want:    want{Exists: true, Calls: 2},
 		},
 		"DeletingGoneMeanwhile": {
 			reason: "A bucket deleted between the HEAD and the tags read is gone.",
@@ -214,25 +207,25 @@ func TestBucketFakeAnswers(t *testing.T) {
 				"HEAD":        {status: 200, header: map[string]string{"X-Amz-Bucket-Region": "us-east-1"}},
 				"GET tagging": {status: 404, code: "NoSuchBucket"},
 			},
-			call:   "Observe",
-			object: deleting,
-			want:   want{Calls: 2},
+			call:    "Observe",
+			request: deleting,
+			want:    want{Calls: 2},
 		},
 		"DeletingMissing": {
-			reason: "A Bucket being deleted whose bucket is gone: no tags read.",
-			routes: map[string]fakeResponse{"HEAD": {status: 404}, "GET location": {status: 404, code: "NoSuchBucket"}},
-			call:   "Observe",
-			object: deleting,
-			want:   want{Calls: 2},
+			reason:  "A Bucket being deleted whose bucket is gone: no tags read.",
+			routes:  map[string]fakeResponse{"HEAD": {status: 404}, "GET location": {status: 404, code: "NoSuchBucket"}},
+			call:    "Observe",
+			request: deleting,
+			want:    want{Calls: 2},
 		},
 		"ObserveReadsMark": {
 			reason: "The owner mark is read from the tags Observe reads anyway: still five settings reads per poll.",
 			routes: settingsReads(map[string]fakeResponse{"GET tagging": {status: 200, body: marked}}),
 			call:   "Observe",
-			object: func(b *storagev1alpha1.Bucket) {
-				seenIn("us-east-1")(b)
-				b.Spec.Labels = map[string]string{"env": "test"}
-				b.Spec.PublicAccess = storagev1alpha1.PublicAccessAllowed
+			request: func(req *bucketRequest) {
+				req.Known = true
+				req.Object.Spec.Labels = map[string]string{"env": "test"}
+				req.Object.Spec.PublicAccess = storagev1alpha1.PublicAccessAllowed
 			},
 			want: want{Exists: true, Owner: owner.ID(), Drift: []string{"spec.encryption"}, Calls: 5},
 		},
@@ -243,7 +236,7 @@ func TestBucketFakeAnswers(t *testing.T) {
 			want:   want{Calls: 2},
 		},
 		"CreateFresh": {
-			reason: "A bucket the call just created is marked first (its tags, one call more than before marks), then gets its settings; in us-east-1, whose 200 does not say the call made it, its tags are read first: five calls.",
+			reason: "A bucket the call just created is marked first (its tags, one call more than before marks), then gets its settings, and is reported as observed; in us-east-1, whose 200 does not say the call made it, its tags are read first: five calls.",
 			routes: map[string]fakeResponse{
 				"PUT":                   {status: 200},
 				"GET tagging":           {status: 404, code: "NoSuchTagSet"},
@@ -252,7 +245,7 @@ func TestBucketFakeAnswers(t *testing.T) {
 				"PUT publicAccessBlock": {status: 200},
 			},
 			call: "Create",
-			want: want{Calls: 5, Order: []string{"PUT", "GET tagging", "PUT tagging", "PUT encryption", "PUT publicAccessBlock"}},
+			want: want{Calls: 5, Observed: true, Order: []string{"PUT", "GET tagging", "PUT tagging", "PUT encryption", "PUT publicAccessBlock"}},
 		},
 		"CreateUSEast1ExistingChangesNothing": {
 			reason: "In us-east-1 S3 answers 200 to a create of a bucket the account already owns: one with tags (another object's mark) is not changed at all.",
@@ -272,7 +265,7 @@ func TestBucketFakeAnswers(t *testing.T) {
 			want: want{Calls: 1},
 		},
 		"CreateTagsUnsupported": {
-			reason: "An endpoint without tags cannot take the mark: the other settings are still written.",
+			reason: "An endpoint without tags cannot take the mark: the other settings are still written, and the bucket is left for the reconciler to observe.",
 			routes: map[string]fakeResponse{
 				"PUT":                   {status: 200},
 				"GET tagging":           {status: 501, code: "NotImplemented"},
@@ -315,11 +308,10 @@ func TestBucketFakeAnswers(t *testing.T) {
 				opts = append(opts, WithMaxAttempts(tc.maxAttempts))
 			}
 			c := connect(t, endpoint, "AKIDFAKE", "fake-secret", opts...)
-			b := newBucket("fake-bucket", storagev1alpha1.BucketSpec{})
-			if tc.object != nil {
-				tc.object(b)
+			req := requestFor(newBucket("fake-bucket", storagev1alpha1.BucketSpec{}))
+			if tc.request != nil {
+				tc.request(&req)
 			}
-			req := requestFor(b)
 
 			var got want
 			var err error
@@ -331,7 +323,9 @@ func TestBucketFakeAnswers(t *testing.T) {
 					got.Drift = append(got.Drift, d.Field)
 				}
 			case "Create":
-				_, err = c.Create(t.Context(), req)
+				var res driver.CreateResult
+				res, err = c.Create(t.Context(), req)
+				got.Observed = res.Observed != nil
 			}
 			if err != nil {
 				got.Kind, got.Err = kind(err), err.Error()
@@ -350,18 +344,14 @@ func TestBucketFakeAnswers(t *testing.T) {
 	}
 }
 
-// deleting makes a Bucket, observed before in us-east-1, one being deleted.
-func deleting(b *storagev1alpha1.Bucket) {
-	seenIn("us-east-1")(b)
-	b.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+// deleting makes a request about a known bucket one for its deletion.
+func deleting(req *bucketRequest) {
+	known(req)
+	req.Purpose = driver.PurposeDelete
 }
 
-// seenIn returns a change that makes a Bucket look observed before, in region.
-func seenIn(region string) func(*storagev1alpha1.Bucket) {
-	return func(b *storagev1alpha1.Bucket) {
-		b.Status.AtProvider = storagev1alpha1.BucketObservation{Name: b.Spec.BucketName, Region: region}
-	}
-}
+// known makes a request about a bucket the reconciler recorded.
+func known(req *bucketRequest) { req.Known = true }
 
 // settingsReads adds to routes the answers to the five settings reads of a
 // bucket with nothing configured but versioning's empty status.

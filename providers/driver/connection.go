@@ -34,7 +34,8 @@ const generatedPasswordLength = 32
 
 // GeneratePassword returns new credentials holding only a password, under
 // ConnectionPassword: 32 characters drawn uniformly from [A-Za-z0-9] with
-// crypto/rand. It is what a CredentialGenerator of a database driver returns.
+// crypto/rand. It is the Registration.GenerateCredentials of the database
+// drivers.
 func GeneratePassword() (ConnectionDetails, error) {
 	p, err := randomAlphanumeric(generatedPasswordLength)
 	if err != nil {

@@ -14,9 +14,9 @@ func (f DriverFunc[T]) Connect(ctx context.Context, cfg Config) (Client[T], erro
 // succeeds (Observe then reports a resource that does not exist).
 type ClientFuncs[T Managed] struct {
 	ObserveFn func(ctx context.Context, req Request[T]) (Observation, error)
-	CreateFn  func(ctx context.Context, req Request[T]) (ConnectionDetails, error)
-	UpdateFn  func(ctx context.Context, req Request[T]) (ConnectionDetails, error)
-	DeleteFn  func(ctx context.Context, req Request[T]) error
+	CreateFn  func(ctx context.Context, req Request[T]) (CreateResult, error)
+	UpdateFn  func(ctx context.Context, req Request[T]) (UpdateResult, error)
+	DeleteFn  func(ctx context.Context, req Request[T]) (DeleteResult, error)
 }
 
 // Observe calls ObserveFn.
@@ -28,25 +28,25 @@ func (c ClientFuncs[T]) Observe(ctx context.Context, req Request[T]) (Observatio
 }
 
 // Create calls CreateFn.
-func (c ClientFuncs[T]) Create(ctx context.Context, req Request[T]) (ConnectionDetails, error) {
+func (c ClientFuncs[T]) Create(ctx context.Context, req Request[T]) (CreateResult, error) {
 	if c.CreateFn == nil {
-		return nil, nil
+		return CreateResult{}, nil
 	}
 	return c.CreateFn(ctx, req)
 }
 
 // Update calls UpdateFn.
-func (c ClientFuncs[T]) Update(ctx context.Context, req Request[T]) (ConnectionDetails, error) {
+func (c ClientFuncs[T]) Update(ctx context.Context, req Request[T]) (UpdateResult, error) {
 	if c.UpdateFn == nil {
-		return nil, nil
+		return UpdateResult{}, nil
 	}
 	return c.UpdateFn(ctx, req)
 }
 
 // Delete calls DeleteFn.
-func (c ClientFuncs[T]) Delete(ctx context.Context, req Request[T]) error {
+func (c ClientFuncs[T]) Delete(ctx context.Context, req Request[T]) (DeleteResult, error) {
 	if c.DeleteFn == nil {
-		return nil
+		return DeleteResult{}, nil
 	}
 	return c.DeleteFn(ctx, req)
 }

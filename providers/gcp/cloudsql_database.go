@@ -55,8 +55,10 @@ func WithCloudSQLPrivateNetwork(network string) CloudSQLOption {
 // is a Cloud SQL instance named after its external name ('_' made '-'), the
 // database inside it (spec.databaseName, else the external name) and the
 // owner user (spec.owner, else stratus_admin), whose password the reconciler
-// generates (driver.CredentialGenerator) and which is delivered only in the
-// connection details.
+// generates (the registration's GenerateCredentials) and which is delivered
+// only in the connection details. The registration's CloudName is the
+// instance name, so that the reconciler refuses an external name that makes
+// no valid one before anything is recorded or called.
 //
 // Creating an instance takes minutes: Create only starts it, and Observe
 // reports the instance Exists but not Available, with Cloud SQL's state
@@ -67,18 +69,23 @@ func WithCloudSQLPrivateNetwork(network string) CloudSQLOption {
 // Update starts at most one at a time that is not done at once and returns,
 // and the next reconcile, after Observe saw the instance RUNNABLE again,
 // goes on. No call waits for an operation.
-func NewDatabaseDriver(opts ...CloudSQLOption) driver.Driver[*databasev1alpha1.Database] {
+func NewDatabaseDriver(opts ...CloudSQLOption) driver.Registration[*databasev1alpha1.Database] {
 	o := sqlOptions{}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return driver.DriverFunc[*databasev1alpha1.Database](func(ctx context.Context, cfg driver.Config) (driver.Client[*databasev1alpha1.Database], error) {
+	connect := func(ctx context.Context, cfg driver.Config) (driver.Client[*databasev1alpha1.Database], error) {
 		c, err := sqlConnect(ctx, cfg, o)
 		if err != nil {
 			return nil, err // not a nil *sqlClient in a non-nil interface
 		}
 		return c, nil
-	})
+	}
+	return driver.Registration[*databasev1alpha1.Database]{
+		Driver:              driver.DriverFunc[*databasev1alpha1.Database](connect),
+		GenerateCredentials: driver.GeneratePassword,
+		CloudName:           sqlCloudName,
+	}
 }
 
 // sqlConnect returns a Cloud SQL Admin client for cfg. It makes no API call.
@@ -172,25 +179,16 @@ func sqlAmbientProject(ctx context.Context) (*auth.Credentials, string, error) {
 	return creds, p, nil
 }
 
-// sqlClient manages Cloud SQL instances of one project. It implements
-// driver.CredentialGenerator.
+// sqlClient manages Cloud SQL instances of one project.
 type sqlClient struct {
 	svc     *sqladmin.Service
 	project string
 	opts    sqlOptions
 }
 
-var (
-	_ driver.Client[*databasev1alpha1.Database] = (*sqlClient)(nil)
-	_ driver.CredentialGenerator                = (*sqlClient)(nil)
-)
+var _ driver.Client[*databasev1alpha1.Database] = (*sqlClient)(nil)
 
 type sqlRequest = driver.Request[*databasev1alpha1.Database]
-
-// GenerateCredentials returns a new owner password.
-func (c *sqlClient) GenerateCredentials() (driver.ConnectionDetails, error) {
-	return driver.GeneratePassword()
-}
 
 // target validates a request and returns what it asks of Cloud SQL.
 func (c *sqlClient) target(req sqlRequest) (sqlTarget, error) {
@@ -225,9 +223,10 @@ func (t sqlTarget) check(in *sqladmin.DatabaseInstance) error {
 
 // Observe reads the instance and, once it runs, the database and the owner
 // user: one call while the instance is being created, changed or deleted,
-// three once it is RUNNABLE.
+// three once it is RUNNABLE. For a deletion it reads the instance alone
+// (observeDeleting).
 func (c *sqlClient) Observe(ctx context.Context, req sqlRequest) (driver.Observation, error) {
-	if req.Object.GetDeletionTimestamp() != nil {
+	if req.Purpose == driver.PurposeDelete {
 		return c.observeDeleting(ctx, req)
 	}
 	t, err := c.target(req)
@@ -346,32 +345,32 @@ func (c *sqlClient) ownerExists(ctx context.Context, t sqlTarget) (bool, error) 
 // Update once the instance runs. An instance of the same name that already
 // exists is left as it is, whoever owns it, and is not an error: the
 // reconciler observes it and checks its owner mark before any write.
-func (c *sqlClient) Create(ctx context.Context, req sqlRequest) (driver.ConnectionDetails, error) {
+func (c *sqlClient) Create(ctx context.Context, req sqlRequest) (driver.CreateResult, error) {
 	t, err := c.target(req)
 	if err != nil {
-		return nil, err
+		return driver.CreateResult{}, err
 	}
 	if len(req.Connection[driver.ConnectionPassword]) == 0 {
-		return nil, fmt.Errorf("cannot create Cloud SQL instance %q: %w", t.instance, sqlErrNoPassword)
+		return driver.CreateResult{}, fmt.Errorf("cannot create Cloud SQL instance %q: %w", t.instance, sqlErrNoPassword)
 	}
 	_, err = c.svc.Instances.Insert(c.project, t.newInstance(req.Owner)).Context(ctx).Do()
 	switch {
 	case err == nil:
 		log.FromContext(ctx).V(1).Info("Started creating the Cloud SQL instance", "instance", t.instance)
-		return nil, nil
+		return driver.CreateResult{}, nil
 	case !sqlIsConflict(err, sqlReasonInstanceAlreadyExists):
-		return nil, sqlWrapf(err, "create Cloud SQL instance %q", t.instance)
+		return driver.CreateResult{}, sqlWrapf(err, "create Cloud SQL instance %q", t.instance)
 	}
 	// Created by an earlier call, or a name Cloud SQL still keeps: it does
 	// not reuse the name of a deleted instance for a week.
 	in, gerr := c.getInstance(ctx, t.instance)
 	switch {
 	case gerr != nil:
-		return nil, gerr
+		return driver.CreateResult{}, gerr
 	case in == nil:
-		return nil, driver.Terminalf("cannot create Cloud SQL instance %q: the name belongs to an instance deleted less than a week ago, and Cloud SQL does not reuse names for a week: set spec.databaseName or the external-name annotation to another name", t.instance)
+		return driver.CreateResult{}, driver.Terminalf("cannot create Cloud SQL instance %q: the name belongs to an instance deleted less than a week ago, and Cloud SQL does not reuse names for a week: set spec.databaseName or the external-name annotation to another name", t.instance)
 	}
-	return nil, nil
+	return driver.CreateResult{}, nil
 }
 
 // Update brings a RUNNABLE instance in line with the spec, one step at a
@@ -381,71 +380,71 @@ func (c *sqlClient) Create(ctx context.Context, req sqlRequest) (driver.Connecti
 // operation is not done at once ends the call; the next reconcile goes on.
 // While another operation runs on the instance, Update fails with a plain,
 // retried error.
-func (c *sqlClient) Update(ctx context.Context, req sqlRequest) (driver.ConnectionDetails, error) {
+func (c *sqlClient) Update(ctx context.Context, req sqlRequest) (driver.UpdateResult, error) {
 	t, err := c.target(req)
 	if err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	in, err := c.getInstance(ctx, t.instance)
 	switch {
 	case err != nil:
-		return nil, err
+		return driver.UpdateResult{}, err
 	case in == nil:
-		return nil, fmt.Errorf("cannot update Cloud SQL instance %q: it does not exist", t.instance)
+		return driver.UpdateResult{}, fmt.Errorf("cannot update Cloud SQL instance %q: it does not exist", t.instance)
 	}
 	if err := t.check(in); err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	if in.State != sqlStateRunnable {
-		return nil, fmt.Errorf("cannot update Cloud SQL instance %q while it is %s: retrying once its operation is done", t.instance, in.State)
+		return driver.UpdateResult{}, fmt.Errorf("cannot update Cloud SQL instance %q while it is %s: retrying once its operation is done", t.instance, in.State)
 	}
 	logger := log.FromContext(ctx).WithValues("instance", t.instance)
 
 	if p := t.patch(in, req.Owner); p != nil {
 		op, err := c.svc.Instances.Patch(c.project, t.instance, p).Context(ctx).Do()
 		if err != nil {
-			return nil, sqlWrapf(err, "update Cloud SQL instance %q", t.instance)
+			return driver.UpdateResult{}, sqlWrapf(err, "update Cloud SQL instance %q", t.instance)
 		}
 		if op.Status != sqlOperationDone {
 			logger.V(1).Info("Started updating the Cloud SQL instance", "operation", op.Name)
-			return nil, nil
+			return driver.UpdateResult{}, nil
 		}
 	}
 
 	dbExists, err := c.databaseExists(ctx, t)
 	if err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	if !dbExists {
 		op, err := c.svc.Databases.Insert(c.project, t.instance, &sqladmin.Database{Name: t.database}).Context(ctx).Do()
 		switch {
 		case sqlIsConflict(err, sqlReasonOperationInProgress):
-			return nil, sqlWrapf(err, "create database %q in Cloud SQL instance %q", t.database, t.instance)
+			return driver.UpdateResult{}, sqlWrapf(err, "create database %q in Cloud SQL instance %q", t.database, t.instance)
 		case sqlIsConflict(err):
 			// Created since it was read.
 		case err != nil:
-			return nil, sqlWrapf(err, "create database %q in Cloud SQL instance %q", t.database, t.instance)
+			return driver.UpdateResult{}, sqlWrapf(err, "create database %q in Cloud SQL instance %q", t.database, t.instance)
 		case op.Status != sqlOperationDone:
 			logger.V(1).Info("Started creating the database", "database", t.database, "operation", op.Name)
-			return nil, nil
+			return driver.UpdateResult{}, nil
 		}
 	}
 
 	ownerExists, err := c.ownerExists(ctx, t)
 	if err != nil || ownerExists {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	// Cloud SQL cannot tell whether a user's password is the one in the
 	// connection Secret, so the driver sets it only when it creates the user.
 	password := string(req.Connection[driver.ConnectionPassword])
 	if password == "" {
-		return nil, fmt.Errorf("cannot create user %q in Cloud SQL instance %q: %w", t.owner, t.instance, sqlErrNoPassword)
+		return driver.UpdateResult{}, fmt.Errorf("cannot create user %q in Cloud SQL instance %q: %w", t.owner, t.instance, sqlErrNoPassword)
 	}
 	user := &sqladmin.User{Name: t.owner, Host: t.userHost(), Password: password}
 	op, err := c.svc.Users.Insert(c.project, t.instance, user).Context(ctx).Do()
 	switch {
 	case sqlIsConflict(err, sqlReasonOperationInProgress):
-		return nil, sqlWrapf(err, "create user %q in Cloud SQL instance %q", t.owner, t.instance)
+		return driver.UpdateResult{}, sqlWrapf(err, "create user %q in Cloud SQL instance %q", t.owner, t.instance)
 	case sqlIsConflict(err):
 		// Created since it was read, by an earlier call of this driver:
 		// make sure it has the password of the connection Secret.
@@ -454,37 +453,48 @@ func (c *sqlClient) Update(ctx context.Context, req sqlRequest) (driver.Connecti
 			call = call.Host(h)
 		}
 		if op, err = call.Context(ctx).Do(); err != nil {
-			return nil, sqlWrapf(err, "set the password of user %q in Cloud SQL instance %q", t.owner, t.instance)
+			return driver.UpdateResult{}, sqlWrapf(err, "set the password of user %q in Cloud SQL instance %q", t.owner, t.instance)
 		}
 	case err != nil:
-		return nil, sqlWrapf(err, "create user %q in Cloud SQL instance %q", t.owner, t.instance)
+		return driver.UpdateResult{}, sqlWrapf(err, "create user %q in Cloud SQL instance %q", t.owner, t.instance)
 	}
 	logger.V(1).Info("Started creating the owner", "user", t.owner, "operation", op.Name)
-	return nil, nil
+	return driver.UpdateResult{}, nil
 }
 
 // Delete deletes the instance, with its databases and users, unless
 // deletion protection blocks it: spec.deletionProtection, or Cloud SQL's own
 // deletion protection, which Delete never turns off. A blocked deletion
-// changes nothing in the cloud and says how to proceed.
-func (c *sqlClient) Delete(ctx context.Context, req sqlRequest) error {
+// changes nothing in the cloud and says how to proceed. Cloud SQL deletes in
+// the background: the result is Gone only when there is no instance.
+func (c *sqlClient) Delete(ctx context.Context, req sqlRequest) (driver.DeleteResult, error) {
+	gone := driver.DeleteResult{Gone: true}
 	name, ok := sqlInstanceName(req.ExternalName)
 	if !ok {
-		return nil // no instance can have this name
+		return gone, nil // no instance can have this name
 	}
 	if req.Object.Spec.DeletionProtection {
-		return driver.Blockedf("Cloud SQL instance %q is kept because spec.deletionProtection is true: set it to false to delete the instance and its data, or set spec.deletionPolicy to Orphan to keep the instance and delete only this object", name)
+		return driver.DeleteResult{}, driver.Blockedf("Cloud SQL instance %q is kept because spec.deletionProtection is true: set it to false to delete the instance and its data, or set spec.deletionPolicy to Orphan to keep the instance and delete only this object", name)
 	}
 	in, err := c.getInstance(ctx, name)
-	if err != nil || in == nil || in.State == sqlStatePendingDelete {
-		return err
+	switch {
+	case err != nil:
+		return driver.DeleteResult{}, err
+	case in == nil:
+		return gone, nil
+	case in.State == sqlStatePendingDelete:
+		return driver.DeleteResult{}, nil
 	}
 	if in.Settings != nil && in.Settings.DeletionProtectionEnabled {
-		return driver.Blockedf("Cloud SQL instance %q has deletion protection turned on in Cloud SQL although spec.deletionProtection is false: turn it off in Cloud SQL (gcloud sql instances patch %s --no-deletion-protection) to let the deletion proceed, or set spec.deletionPolicy to Orphan to keep the instance", name, name)
+		return driver.DeleteResult{}, driver.Blockedf("Cloud SQL instance %q has deletion protection turned on in Cloud SQL although spec.deletionProtection is false: turn it off in Cloud SQL (gcloud sql instances patch %s --no-deletion-protection) to let the deletion proceed, or set spec.deletionPolicy to Orphan to keep the instance", name, name)
 	}
 	_, err = c.svc.Instances.Delete(c.project, name).Context(ctx).Do()
-	if err == nil || sqlIsNotFound(err) {
-		return nil
+	switch {
+	case err == nil:
+		// Cloud SQL deletes in the background: observed until it is gone.
+		return driver.DeleteResult{}, nil
+	case sqlIsNotFound(err):
+		return gone, nil
 	}
-	return sqlWrapf(err, "delete Cloud SQL instance %q", name)
+	return driver.DeleteResult{}, sqlWrapf(err, "delete Cloud SQL instance %q", name)
 }

@@ -8,12 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	sqladmin "google.golang.org/api/sqladmin/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
@@ -36,8 +34,8 @@ func TestCloudSQLConnect(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Connect(...): %v", err)
 				}
-				if _, ok := c.(driver.CredentialGenerator); !ok {
-					t.Errorf("the client is not a driver.CredentialGenerator")
+				if NewDatabaseDriver().GenerateCredentials == nil {
+					t.Errorf("the driver does not generate credentials")
 				}
 			},
 		},
@@ -215,9 +213,9 @@ func TestCloudSQLDatabaseLifecycle(t *testing.T) {
 	}
 
 	s.ResetCalls()
-	details, err := c.Create(ctx, req)
-	if err != nil || details != nil {
-		t.Fatalf("Create(...) = %v, %v; want no details yet", details, err)
+	created, err := c.Create(ctx, req)
+	if err != nil || created.Connection != nil || created.Observed != nil {
+		t.Fatalf("Create(...) = %+v, %v; want no details yet, nothing observed", created, err)
 	}
 	if diff := cmp.Diff(map[string]int{cloudsql.MethodInstancesInsert: 1}, s.CallCounts()); diff != "" {
 		t.Errorf("Create(...) calls -want, +got:\n%s", diff)
@@ -593,9 +591,9 @@ func TestCloudSQLDelete(t *testing.T) {
 		db := sqlTestDatabase("protected", func(db *databasev1alpha1.Database) { db.Spec.DeletionProtection = true })
 		req := sqlTestRequest(db, sqlTestPassword(t, c))
 		sqlTestReady(t, s, c, req)
-		db.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+		req.Purpose = driver.PurposeDelete
 		s.ResetCalls()
-		err := c.Delete(ctx, req)
+		_, err := c.Delete(ctx, req)
 		if !driver.IsBlocked(err) || !strings.Contains(err.Error(), "spec.deletionProtection") {
 			t.Errorf("Delete(...): %v; want blocked, saying how to proceed", err)
 		}
@@ -611,7 +609,7 @@ func TestCloudSQLDelete(t *testing.T) {
 		// off: the deletion is still blocked, and nothing changes.
 		db.Spec.DeletionProtection = false
 		s.ResetCalls()
-		err = c.Delete(ctx, req)
+		_, err = c.Delete(ctx, req)
 		if !driver.IsBlocked(err) || !strings.Contains(err.Error(), "deletion protection turned on in Cloud SQL") {
 			t.Errorf("Delete(...) with Cloud SQL's protection on: %v; want blocked, saying how to proceed", err)
 		}
@@ -626,7 +624,7 @@ func TestCloudSQLDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Settle()
-		if err := c.Delete(ctx, req); err != nil {
+		if _, err := c.Delete(ctx, req); err != nil {
 			t.Fatalf("Delete(...): %v", err)
 		}
 		obs, err := c.Observe(ctx, req)
@@ -634,7 +632,7 @@ func TestCloudSQLDelete(t *testing.T) {
 			t.Errorf("Observe(...) while the instance is deleted = %+v, %v; want it to exist, PENDING_DELETE", obs, err)
 		}
 		s.ResetCalls()
-		if err := c.Delete(ctx, req); err != nil {
+		if _, err := c.Delete(ctx, req); err != nil {
 			t.Errorf("Delete(...) while the instance is deleted: %v", err)
 		}
 		if n := s.Calls(cloudsql.MethodInstancesDelete); n != 0 {
@@ -650,10 +648,10 @@ func TestCloudSQLDelete(t *testing.T) {
 		db := sqlTestDatabase("doomed")
 		req := sqlTestRequest(db, sqlTestPassword(t, c))
 		sqlTestReady(t, s, c, req)
-		db.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+		req.Purpose = driver.PurposeDelete
 		db.Spec.StorageEncrypted = sqlBool(false) // an invalid spec does not hold up a deletion
-		if err := c.Delete(ctx, req); err != nil {
-			t.Fatalf("Delete(...): %v", err)
+		if res, err := c.Delete(ctx, req); err != nil || res.Gone {
+			t.Fatalf("Delete(...) = %+v, %v; want the deletion started, not done", res, err)
 		}
 		s.Settle()
 		_, err := admin.Instances.Get(s.ProjectID, sqlTestInstanceName(db)).Do()
@@ -663,8 +661,8 @@ func TestCloudSQLDelete(t *testing.T) {
 		if obs, err := c.Observe(ctx, req); err != nil || obs.Exists {
 			t.Errorf("Observe(...) = %+v, %v; want it gone", obs, err)
 		}
-		if err := c.Delete(ctx, req); err != nil {
-			t.Errorf("Delete(...) of a deleted instance: %v", err)
+		if res, err := c.Delete(ctx, req); err != nil || !res.Gone {
+			t.Errorf("Delete(...) of a deleted instance = %+v, %v; want it gone", res, err)
 		}
 	})
 }
@@ -827,7 +825,7 @@ func TestCloudSQLErrors(t *testing.T) {
 					return err
 				}
 				s.Settle()
-				if err := c.Delete(ctx, req); err != nil {
+				if _, err := c.Delete(ctx, req); err != nil {
 					return err
 				}
 				s.Settle()

@@ -129,10 +129,11 @@ func sqlTestInstanceName(db *databasev1alpha1.Database) string {
 	return "test-" + strings.ReplaceAll(db.Name, "_", "-")
 }
 
-// sqlTestPassword generates a password the way the reconciler does.
-func sqlTestPassword(t *testing.T, c sqlDBClient) string {
+// sqlTestPassword generates a password the way the reconciler does, with
+// the driver's registration.
+func sqlTestPassword(t *testing.T, _ sqlDBClient) string {
 	t.Helper()
-	creds, err := c.(driver.CredentialGenerator).GenerateCredentials()
+	creds, err := NewDatabaseDriver().GenerateCredentials()
 	if err != nil {
 		t.Fatalf("GenerateCredentials(): %v", err)
 	}

@@ -4,11 +4,9 @@ import (
 	"maps"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	sqladmin "google.golang.org/api/sqladmin/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	databasev1alpha1 "github.com/stratus-operator/stratus/apis/database/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
@@ -290,11 +288,11 @@ func TestCloudSQLDeleteProtectedInCloud(t *testing.T) {
 			tt.setup(t, db, req)
 			name := sqlTestInstanceName(db)
 			before, _ := s.Instance(name)
-			db.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+			req.Purpose = driver.PurposeDelete
 
 			for i := range 2 { // blocked every time, not only the first
 				s.ResetCalls()
-				err := c.Delete(t.Context(), req)
+				_, err := c.Delete(t.Context(), req)
 				if !driver.IsBlocked(err) {
 					t.Fatalf("%s\nDelete(...) #%d = %v; want a Blocked error", tt.reason, i+1, err)
 				}

@@ -184,10 +184,9 @@ func (t *sqlTarget) setNames(db *databasev1alpha1.Database, externalName string)
 	if externalName == "" {
 		return driver.Terminalf("the database has no external name: set spec.databaseName or the %s annotation", stratusv1alpha1.AnnotationExternalName)
 	}
-	var ok bool
-	if t.instance, ok = sqlInstanceName(externalName); !ok {
-		return driver.Terminalf("the Cloud SQL instance name %q (the external name %q with '_' made '-') is not valid: Cloud SQL instance names are lowercase letters, digits and hyphens, start with a letter, do not end with a hyphen and have at most %d characters; set spec.databaseName or the %s annotation to such a name",
-			t.instance, externalName, sqlMaxInstanceName, stratusv1alpha1.AnnotationExternalName)
+	var err error
+	if t.instance, err = sqlCloudName(externalName); err != nil {
+		return err
 	}
 	t.database = db.Spec.DatabaseName
 	if t.database == "" {
@@ -221,6 +220,18 @@ func (t *sqlTarget) setNames(db *databasev1alpha1.Database, externalName string)
 func sqlInstanceName(externalName string) (string, bool) {
 	name := strings.ReplaceAll(externalName, "_", "-")
 	return name, len(name) <= sqlMaxInstanceName && sqlInstanceNamePattern.MatchString(name)
+}
+
+// sqlCloudName is sqlInstanceName with a terminal error, saying what to do,
+// for an external name that makes no valid instance name: the driver's
+// Registration.CloudName.
+func sqlCloudName(externalName string) (string, error) {
+	name, ok := sqlInstanceName(externalName)
+	if !ok {
+		return name, driver.Terminalf("the Cloud SQL instance name %q (the external name %q with '_' made '-') is not valid: Cloud SQL instance names are lowercase letters, digits and hyphens, start with a letter, do not end with a hyphen and have at most %d characters; set spec.databaseName or the %s annotation to such a name",
+			name, externalName, sqlMaxInstanceName, stratusv1alpha1.AnnotationExternalName)
+	}
+	return name, nil
 }
 
 // sqlDatabaseVersion maps an engine and spec.engineVersion to Cloud SQL's

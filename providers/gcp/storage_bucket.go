@@ -90,8 +90,8 @@ func newOptions(opts []Option) options {
 }
 
 // NewBucketDriver returns the Cloud Storage driver for Buckets.
-func NewBucketDriver(opts ...Option) driver.Driver[*storagev1alpha1.Bucket] {
-	return &bucketDriver{opts: newOptions(opts)}
+func NewBucketDriver(opts ...Option) driver.Registration[*storagev1alpha1.Bucket] {
+	return driver.Registration[*storagev1alpha1.Bucket]{Driver: &bucketDriver{opts: newOptions(opts)}}
 }
 
 type bucketDriver struct {
@@ -210,7 +210,7 @@ func (c *bucketClient) target(req bucketRequest) (name, location string, err err
 }
 
 // Observe reads the bucket, compares it with the spec and records it in
-// status.atProvider.
+// status.atProvider: one read, whatever the request's purpose.
 func (c *bucketClient) Observe(ctx context.Context, req bucketRequest) (driver.Observation, error) {
 	name, location, err := c.target(req)
 	if err != nil {
@@ -298,26 +298,26 @@ func locationMismatch(name, actual, desired string) error {
 // call, the labels of req.Owner's mark. A bucket of the same name that this
 // account can read is left as it is, whoever owns it, and is not an error:
 // the reconciler observes it and checks its owner mark before any write.
-func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
+func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.CreateResult, error) {
 	name, location, err := c.target(req)
 	if err != nil {
-		return nil, err
+		return driver.CreateResult{}, err
 	}
 	spec := req.Object.Spec
 	if err := validateSpec(spec); err != nil {
-		return nil, err
+		return driver.CreateResult{}, err
 	}
 	if c.project == "" {
-		return nil, driver.Terminalf("cannot create bucket %q: no Google Cloud project to create it in: use credentials from a Secret whose %s is a service-account key with project_id set",
+		return driver.CreateResult{}, driver.Terminalf("cannot create bucket %q: no Google Cloud project to create it in: use credentials from a Secret whose %s is a service-account key with project_id set",
 			name, KeyCredentialsJSON)
 	}
 	bucket := c.gcs.Bucket(name)
 	err = bucket.Create(ctx, c.project, desiredAttrs(spec, req.Owner, location))
 	if err == nil {
-		return c.connection(name, location), nil
+		return driver.CreateResult{Connection: c.connection(name, location)}, nil
 	}
 	if httpStatus(err) != http.StatusConflict {
-		return nil, wrapf(err, "create bucket %q in location %q", name, location)
+		return driver.CreateResult{}, wrapf(err, "create bucket %q in location %q", name, location)
 	}
 
 	// The name is in use: by this account, if it can read the bucket. It
@@ -326,65 +326,63 @@ func (c *bucketClient) Create(ctx context.Context, req bucketRequest) (driver.Co
 	switch {
 	case err == nil:
 	case httpStatus(err) == http.StatusForbidden:
-		return nil, driver.Terminalf("bucket name %q is taken by another project: bucket names are global; choose another spec.bucketName", name)
+		return driver.CreateResult{}, driver.Terminalf("bucket name %q is taken by another project: bucket names are global; choose another spec.bucketName", name)
 	case errors.Is(err, storage.ErrBucketNotExist):
-		return nil, fmt.Errorf("create bucket %q: the name is in use, but no bucket of that name can be read; it may be being deleted", name)
+		return driver.CreateResult{}, fmt.Errorf("create bucket %q: the name is in use, but no bucket of that name can be read; it may be being deleted", name)
 	default:
-		return nil, wrapf(err, "get bucket %q", name)
+		return driver.CreateResult{}, wrapf(err, "get bucket %q", name)
 	}
 	if !sameLocation(attrs.Location, location) {
-		return nil, locationMismatch(name, attrs.Location, location)
+		return driver.CreateResult{}, locationMismatch(name, attrs.Location, location)
 	}
-	return c.connection(name, attrs.Location), nil
+	return driver.CreateResult{Connection: c.connection(name, attrs.Location)}, nil
 }
 
 // Update writes every setting of the spec to the bucket in one patch, with
 // the labels of req.Owner's mark; it never deletes a label of an owner mark.
-func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.ConnectionDetails, error) {
+func (c *bucketClient) Update(ctx context.Context, req bucketRequest) (driver.UpdateResult, error) {
 	name, location, err := c.target(req)
 	if err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	spec := req.Object.Spec
 	if err := validateSpec(spec); err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	bucket := c.gcs.Bucket(name)
 	attrs, err := bucket.Attrs(ctx)
 	switch {
 	case errors.Is(err, storage.ErrBucketNotExist):
-		return nil, fmt.Errorf("update bucket %q: it does not exist", name)
+		return driver.UpdateResult{}, fmt.Errorf("update bucket %q: it does not exist", name)
 	case err != nil:
-		return nil, wrapf(err, "get bucket %q", name)
+		return driver.UpdateResult{}, wrapf(err, "get bucket %q", name)
 	}
 	if !sameLocation(attrs.Location, location) {
-		return nil, locationMismatch(name, attrs.Location, location)
+		return driver.UpdateResult{}, locationMismatch(name, attrs.Location, location)
 	}
 	if _, err := bucket.Update(ctx, desiredUpdate(spec, req.Owner, attrs.Labels)); err != nil {
-		return nil, wrapf(err, "update bucket %q", name)
+		return driver.UpdateResult{}, wrapf(err, "update bucket %q", name)
 	}
-	return c.connection(name, attrs.Location), nil
+	return driver.UpdateResult{Connection: c.connection(name, attrs.Location)}, nil
 }
-
-// DeletesSynchronously says that a bucket Delete succeeded for is gone:
-// Cloud Storage deletes buckets at once.
-func (c *bucketClient) DeletesSynchronously() bool { return true }
 
 // Delete deletes the bucket. Unless spec.forceDestroy is set, a bucket that
 // holds any object generation, live or noncurrent, is left alone and the
-// deletion is blocked; with it, every generation is deleted first.
-func (c *bucketClient) Delete(ctx context.Context, req bucketRequest) error {
+// deletion is blocked; with it, every generation is deleted first. Cloud
+// Storage deletes a bucket at once: a Delete that succeeds leaves it gone.
+func (c *bucketClient) Delete(ctx context.Context, req bucketRequest) (driver.DeleteResult, error) {
+	gone := driver.DeleteResult{Gone: true}
 	name, _, err := c.target(req)
 	if err != nil {
-		return err
+		return driver.DeleteResult{}, err
 	}
 	bucket := c.gcs.Bucket(name)
 	if req.Object.Spec.ForceDestroy {
 		if err := c.emptyBucket(ctx, bucket, name); err != nil {
 			if errors.Is(err, storage.ErrBucketNotExist) {
-				return nil
+				return gone, nil
 			}
-			return err
+			return driver.DeleteResult{}, err
 		}
 	} else {
 		it := bucket.Objects(ctx, &storage.Query{Versions: true})
@@ -393,24 +391,24 @@ func (c *bucketClient) Delete(ctx context.Context, req bucketRequest) error {
 		switch {
 		case errors.Is(err, iterator.Done):
 		case errors.Is(err, storage.ErrBucketNotExist):
-			return nil
+			return gone, nil
 		case err != nil:
-			return wrapf(err, "list objects of bucket %q", name)
+			return driver.DeleteResult{}, wrapf(err, "list objects of bucket %q", name)
 		default:
-			return notEmpty(name)
+			return driver.DeleteResult{}, notEmpty(name)
 		}
 	}
 
 	err = bucket.Delete(ctx)
 	switch status := httpStatus(err); {
 	case err == nil, status == http.StatusNotFound:
-		return nil
+		return gone, nil
 	case status == http.StatusConflict, status == http.StatusPreconditionFailed:
 		// Cloud Storage answers 409 for a bucket that is not empty; the
 		// emulator 412. Either way something was written meanwhile.
-		return notEmpty(name)
+		return driver.DeleteResult{}, notEmpty(name)
 	}
-	return wrapf(err, "delete bucket %q", name)
+	return driver.DeleteResult{}, wrapf(err, "delete bucket %q", name)
 }
 
 // notEmpty is the error of a deletion blocked by objects in the bucket.

@@ -218,7 +218,8 @@ func updateCall(ctx context.Context, c driver.Client[*storagev1alpha1.Bucket], r
 }
 
 func deleteCall(ctx context.Context, c driver.Client[*storagev1alpha1.Bucket], req bucketRequest) error {
-	return c.Delete(ctx, req)
+	_, err := c.Delete(ctx, req)
+	return err
 }
 
 func TestBucketConnect(t *testing.T) {

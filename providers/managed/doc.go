@@ -10,6 +10,16 @@
 // or duplicating the cloud resource: on restart Observe finds the resource
 // under the same deterministic name.
 //
+// What drivers are told: every request says why it is made
+// (driver.PurposeSync, or PurposeDelete for an object being deleted) and
+// whether the resource is Known: recorded in status.externalResource under
+// this name and through this configuration. Create's result says what it
+// observed, sparing an Observe, and Delete's whether the resource is gone,
+// sparing the Observe that waits for it. An external name the driver's
+// Registration.CloudName refuses is reported as InvalidSpec before any
+// intent is recorded, and an object being deleted under such a name is let
+// go without a cloud call.
+//
 // Metrics, in controller-runtime's registry: stratus_managed_resources{kind,
 // provider, state} counts the objects by the state their last reconcile left
 // them in (kept up to date by the reconcilers, so a scrape lists nothing),

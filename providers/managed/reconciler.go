@@ -47,6 +47,7 @@ const (
 	reasonExternalResourceMissing  = "ExternalResourceMissing"
 	reasonRecreatingExternal       = "RecreatingExternalResource"
 	reasonReleasedNotDeleted       = "ReleasedWithoutDeleting"
+	reasonInvalidExternalName      = "InvalidExternalName"
 )
 
 // Kind describes one managed-resource kind to the generic reconciler.
@@ -54,7 +55,7 @@ type Kind[T driver.Managed] struct {
 	// New returns an empty object of the kind.
 	New func() T
 	// Drivers are the kind's drivers by provider.
-	Drivers map[stratusv1alpha1.Provider]driver.Driver[T]
+	Drivers map[stratusv1alpha1.Provider]driver.Registration[T]
 	// ExternalName returns the deterministic cloud name of an object that
 	// has no external-name annotation: a spec field if the kind has one,
 	// else GeneratedName.
@@ -209,18 +210,25 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1
 	if err := r.checkRecord(mr, r.externalName(mr), rc.Spec.Provider); err != nil {
 		return r.fail(ctx, mr, rc.key, reasonRefused, err)
 	}
-	drv, ok := r.kind.Drivers[rc.Spec.Provider]
+	reg, ok := r.kind.Drivers[rc.Spec.Provider]
 	if !ok {
 		return r.fail(ctx, mr, rc.key, reasonCannotConnect, driver.Terminalf("%s has no driver for provider %s (%s): use a provider configuration for one of %s",
 			r.gvk.Kind, rc.Spec.Provider, rc.key, strings.Join(r.providers(), ", ")))
 	}
-	cl, err := r.clients.get(ctx, drv, rc)
+	name := r.externalName(mr)
+	if err := checkCloudName(reg, name); err != nil {
+		if deleting {
+			// No cloud resource can have this name: nothing to delete.
+			return ctrl.Result{}, r.finalize(ctx, mr, "", false)
+		}
+		return r.fail(ctx, mr, rc.key, reasonInvalidExternalName, err)
+	}
+	cl, err := r.clients.get(ctx, reg, rc)
 	if err != nil {
 		return r.fail(ctx, mr, rc.key, reasonCannotConnect, fmt.Errorf("connect to %s with %s: %w", rc.Spec.Provider, rc.key, err))
 	}
 
-	_, generates := cl.(driver.CredentialGenerator)
-	connName := r.secrets.name(mr, generates)
+	connName := r.secrets.name(mr, reg.GenerateCredentials != nil)
 	conn, err := r.secrets.read(ctx, mr, connName)
 	if err != nil {
 		return r.fail(ctx, mr, rc.key, reasonCannotPublishConnection, err)
@@ -229,8 +237,13 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1
 	if region == "" {
 		region = rc.Spec.Region
 	}
-	dreq := driver.Request[T]{Object: mr, ExternalName: r.externalName(mr), Region: region, Connection: conn, Owner: r.owner(mr)}
-	op := operation[T]{rc: rc, client: cl, req: dreq, connName: connName}
+	purpose := driver.PurposeSync
+	if deleting {
+		purpose = driver.PurposeDelete
+	}
+	dreq := driver.Request[T]{Object: mr, Purpose: purpose, ExternalName: name, Region: region,
+		Known: r.known(mr, name), Connection: conn, Owner: r.owner(mr)}
+	op := operation[T]{rc: rc, reg: reg, client: cl, req: dreq, connName: connName}
 
 	obs, err := r.observe(ctx, op)
 	if err != nil {
@@ -255,6 +268,7 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1
 // operation is what one reconcile needs to call the driver.
 type operation[T driver.Managed] struct {
 	rc       resolvedConfig
+	reg      driver.Registration[T]
 	client   driver.Client[T]
 	req      driver.Request[T]
 	connName string
@@ -285,21 +299,24 @@ func normalize(obs driver.Observation) driver.Observation {
 	return obs
 }
 
-// createExternal calls the client's Create, or its CreateAndObserve when it
-// has one; created is then what the create left, nil when the client cannot
-// tell and the reconciler must observe.
-func (r *Reconciler[T]) createExternal(ctx context.Context, cl driver.Client[T], req driver.Request[T]) (details driver.ConnectionDetails, created *driver.Observation, err error) {
-	co, ok := cl.(driver.CreateObserver[T])
-	if !ok {
-		details, err = cl.Create(ctx, req)
-		return details, nil, err
+// checkCloudName returns the driver's error, terminal, when it says that no
+// cloud resource can have name.
+func checkCloudName[T driver.Managed](reg driver.Registration[T], name string) error {
+	if reg.CloudName == nil {
+		return nil
 	}
-	created, details, err = co.CreateAndObserve(ctx, req)
-	if err == nil && created != nil {
-		ctrl.LoggerFrom(ctx).V(1).Info("observed by the create", "externalName", req.ExternalName,
-			"available", created.Available, "drift", len(created.Drift))
+	_, err := reg.CloudName(name)
+	if err != nil && !driver.IsTerminal(err) {
+		err = driver.Terminal(err)
 	}
-	return details, created, err
+	return err
+}
+
+// known reports whether the operator has recorded the resource named name
+// as mr's, reached through the configuration mr names now.
+func (r *Reconciler[T]) known(mr T, name string) bool {
+	rec := mr.ManagedStatus().ExternalResource
+	return rec != nil && rec.Name == name && !configChanged(mr)
 }
 
 // create records the intent to create, creates the cloud resource, and
@@ -323,7 +340,7 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 	}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("record intent to create %s %q: %w", kind, req.ExternalName, err)
 	}
-	if gen, ok := cl.(driver.CredentialGenerator); ok {
+	if gen := op.reg.GenerateCredentials; gen != nil {
 		conn, err := r.ensureCredentials(ctx, mr, op.connName, req.Connection, gen)
 		if err != nil {
 			return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
@@ -336,7 +353,7 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 	if err := op.rc.limiter.Wait(ctx); err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotCreate, driver.Throttled(err))
 	}
-	details, created, err := r.createExternal(ctx, cl, req)
+	created, err := cl.Create(ctx, req)
 	maybeCrash(crashAfterCreate)
 	if err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotCreate, fmt.Errorf("create %s %q: %w", kind, req.ExternalName, err))
@@ -345,7 +362,7 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 	// deterministic name let any later reconcile find the resource, and the
 	// status written at the end of this one says it was created.
 	r.event(ctx, mr, corev1.EventTypeNormal, reasonCreatedExternalResource, "Create", "created %s %q", kind, req.ExternalName)
-	conn, err := r.secrets.write(ctx, mr, op.connName, details)
+	conn, err := r.secrets.write(ctx, mr, op.connName, created.Connection)
 	if err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
 	}
@@ -355,8 +372,11 @@ func (r *Reconciler[T]) create(ctx context.Context, mr T, op operation[T]) (ctrl
 	}
 
 	var obs driver.Observation
-	if created != nil {
-		obs = normalize(*created)
+	if created.Observed != nil {
+		// The create vouches for what it made: no need to read it back.
+		obs = normalize(*created.Observed)
+		ctrl.LoggerFrom(ctx).V(1).Info("observed by the create", "externalName", req.ExternalName,
+			"available", obs.Available, "drift", len(obs.Drift))
 	} else if obs, err = r.observe(ctx, op); err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotObserve, err)
 	}
@@ -386,8 +406,8 @@ func (r *Reconciler[T]) lost(ctx context.Context, mr T, op operation[T]) (ctrl.R
 
 // ensureCredentials persists generated credentials in the connection Secret
 // before Create, unless the Secret already holds them.
-func (r *Reconciler[T]) ensureCredentials(ctx context.Context, mr T, name string, conn driver.ConnectionDetails, gen driver.CredentialGenerator) (driver.ConnectionDetails, error) {
-	creds, err := gen.GenerateCredentials()
+func (r *Reconciler[T]) ensureCredentials(ctx context.Context, mr T, name string, conn driver.ConnectionDetails, generate func() (driver.ConnectionDetails, error)) (driver.ConnectionDetails, error) {
+	creds, err := generate()
 	if err != nil {
 		return nil, fmt.Errorf("generate credentials: %w", err)
 	}
@@ -434,6 +454,10 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 		r.event(ctx, mr, corev1.EventTypeNormal, reasonAdoptedExternalResource, "Adopt", "adopted existing %s %q", kind, req.ExternalName)
 	}
 	r.record(mr, op)
+	// From here on the resource is recorded as mr's: the observations after
+	// a write may read it right away.
+	op.req.Known = true
+	req = op.req
 
 	// Drift is a difference from a spec that has not changed since it was
 	// last synced: a change made in the cloud behind the operator's back.
@@ -461,7 +485,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 	r.setFeatures(ctx, mr, obs.Unsupported)
 
 	if !obs.UpToDate() && !observeOnly {
-		if gen, ok := op.client.(driver.CredentialGenerator); ok {
+		if gen := op.reg.GenerateCredentials; gen != nil {
 			// An adopted or resumed resource may need the generated
 			// credentials too (a missing owner role): persist them first.
 			conn, err := r.ensureCredentials(ctx, mr, op.connName, req.Connection, gen)
@@ -474,7 +498,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 		if err := op.rc.limiter.Wait(ctx); err != nil {
 			return r.fail(ctx, mr, op.rc.key, reasonCannotUpdate, driver.Throttled(err))
 		}
-		details, err := op.client.Update(ctx, req)
+		updated, err := op.client.Update(ctx, req)
 		if err != nil {
 			return r.fail(ctx, mr, op.rc.key, reasonCannotUpdate, fmt.Errorf("update %s %q: %w", kind, req.ExternalName, err))
 		}
@@ -483,7 +507,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 		} else {
 			r.event(ctx, mr, corev1.EventTypeNormal, reasonUpdatedExternalResource, "Update", "updated %s %q: %s", kind, req.ExternalName, fieldsOf(obs.Drift))
 		}
-		if _, err := r.secrets.write(ctx, mr, op.connName, details); err != nil {
+		if _, err := r.secrets.write(ctx, mr, op.connName, updated.Connection); err != nil {
 			return r.fail(ctx, mr, op.rc.key, reasonCannotPublishConnection, err)
 		}
 		if obs, err = r.observe(ctx, op); err != nil {
@@ -547,7 +571,7 @@ func (r *Reconciler[T]) delete(ctx context.Context, mr T, op operation[T], obs d
 	if err := op.rc.limiter.Wait(ctx); err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, driver.Throttled(err))
 	}
-	err := op.client.Delete(ctx, req)
+	deleted, err := op.client.Delete(ctx, req)
 	if driver.IsBlocked(err) {
 		r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeletionBlocked, err.Error())
 		r.setCondition(mr, stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonReconcileSuccess, "deletion is blocked; retrying at the poll interval")
@@ -558,7 +582,7 @@ func (r *Reconciler[T]) delete(ctx context.Context, mr T, op operation[T], obs d
 		return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, fmt.Errorf("delete %s %q: %w", kind, req.ExternalName, err))
 	}
 	r.event(ctx, mr, corev1.EventTypeNormal, reasonDeletedExternalResource, "Delete", "deleted %s %q", kind, req.ExternalName)
-	if sd, ok := op.client.(driver.SynchronousDeleter); ok && sd.DeletesSynchronously() {
+	if deleted.Gone {
 		return ctrl.Result{}, r.finalize(ctx, mr, op.connName, false)
 	}
 	if obs, err = r.observe(ctx, op); err != nil {

@@ -3,8 +3,10 @@ package managed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,11 +42,13 @@ type cloud struct {
 	deleteErr   error
 	connectErr  error
 	block       bool // Observe waits for its context to end
-	// createObserves makes the client a driver.CreateObserver that returns
-	// createdObservation (nil: "observe it").
-	createObserves      bool
-	createdObservation  *driver.Observation
-	syncDelete          bool // the client is a driver.SynchronousDeleter
+	// createdObservation is what Create reports it made (nil: "observe
+	// it"); Create then sets status.atProvider.name as Observe does.
+	createdObservation *driver.Observation
+	syncDelete         bool // Delete reports the resource gone
+	// requests are the purpose and Known of each Observe's request.
+	mu                  sync.Mutex
+	requests            []string
 	observes, creates   atomic.Int32
 	updates, deletes    atomic.Int32
 	connects            atomic.Int32
@@ -54,24 +58,20 @@ type cloud struct {
 	owner driver.OwnerMark
 }
 
-// generatingClient is a client that also generates credentials.
-type generatingClient struct {
-	driver.ClientFuncs[bucket]
-}
-
-func (generatingClient) GenerateCredentials() (driver.ConnectionDetails, error) {
-	return driver.ConnectionDetails{"password": []byte("generated-secret")}, nil
-}
-
-func (c *cloud) driver(generates bool) driver.Driver[bucket] {
-	return driver.DriverFunc[bucket](func(context.Context, driver.Config) (driver.Client[bucket], error) {
+// driver returns the cloud's driver; generates makes it one whose Create
+// needs generated credentials.
+func (c *cloud) driver(generates bool) driver.Registration[bucket] {
+	reg := driver.Registration[bucket]{Driver: driver.DriverFunc[bucket](func(context.Context, driver.Config) (driver.Client[bucket], error) {
 		c.connects.Add(1)
 		if c.connectErr != nil {
 			return nil, c.connectErr
 		}
-		funcs := driver.ClientFuncs[bucket]{
+		return driver.ClientFuncs[bucket]{
 			ObserveFn: func(ctx context.Context, req driver.Request[bucket]) (driver.Observation, error) {
 				c.observes.Add(1)
+				c.mu.Lock()
+				c.requests = append(c.requests, fmt.Sprintf("%s known=%t", req.Purpose, req.Known))
+				c.mu.Unlock()
 				if c.block {
 					<-ctx.Done()
 					return driver.Observation{}, ctx.Err()
@@ -86,64 +86,42 @@ func (c *cloud) driver(generates bool) driver.Driver[bucket] {
 				return driver.Observation{Exists: true, Available: !c.unavailable, State: "creating", Drift: c.drift,
 					Connection: driver.ConnectionDetails{"bucket": []byte(req.ExternalName)}, Owner: c.owner}, nil
 			},
-			CreateFn: func(_ context.Context, req driver.Request[bucket]) (driver.ConnectionDetails, error) {
+			CreateFn: func(_ context.Context, req driver.Request[bucket]) (driver.CreateResult, error) {
 				c.creates.Add(1)
 				if c.createErr != nil {
-					return nil, c.createErr
+					return driver.CreateResult{}, c.createErr
 				}
 				c.exists = true
 				c.owner = req.Owner.Mark()
 				c.createdWithPassword = string(req.Connection["password"])
-				return nil, nil
+				if c.createdObservation == nil {
+					return driver.CreateResult{}, nil
+				}
+				req.Object.Status.AtProvider.Name = req.ExternalName
+				obs := *c.createdObservation
+				return driver.CreateResult{Observed: &obs}, nil
 			},
-			UpdateFn: func(context.Context, driver.Request[bucket]) (driver.ConnectionDetails, error) {
+			UpdateFn: func(context.Context, driver.Request[bucket]) (driver.UpdateResult, error) {
 				c.updates.Add(1)
 				c.drift = nil
-				return nil, nil
+				return driver.UpdateResult{}, nil
 			},
-			DeleteFn: func(context.Context, driver.Request[bucket]) error {
+			DeleteFn: func(context.Context, driver.Request[bucket]) (driver.DeleteResult, error) {
 				c.deletes.Add(1)
 				if c.deleteErr != nil {
-					return c.deleteErr
+					return driver.DeleteResult{}, c.deleteErr
 				}
 				c.exists = false
-				return nil
+				return driver.DeleteResult{Gone: c.syncDelete}, nil
 			},
+		}, nil
+	})}
+	if generates {
+		reg.GenerateCredentials = func() (driver.ConnectionDetails, error) {
+			return driver.ConnectionDetails{"password": []byte("generated-secret")}, nil
 		}
-		if generates {
-			return generatingClient{funcs}, nil
-		}
-		if c.createObserves {
-			return createObservingClient{funcs, c}, nil
-		}
-		if c.syncDelete {
-			return syncDeletingClient{funcs}, nil
-		}
-		return funcs, nil
-	})
-}
-
-// syncDeletingClient is a client whose successful Delete means gone.
-type syncDeletingClient struct {
-	driver.ClientFuncs[bucket]
-}
-
-func (syncDeletingClient) DeletesSynchronously() bool { return true }
-
-// createObservingClient is a client whose Create reports what it created.
-type createObservingClient struct {
-	driver.ClientFuncs[bucket]
-	cloud *cloud
-}
-
-func (c createObservingClient) CreateAndObserve(ctx context.Context, req driver.Request[bucket]) (*driver.Observation, driver.ConnectionDetails, error) {
-	details, err := c.Create(ctx, req)
-	if err != nil || c.cloud.createdObservation == nil {
-		return nil, details, err
 	}
-	req.Object.Status.AtProvider.Name = req.ExternalName
-	obs := *c.cloud.createdObservation
-	return &obs, details, nil
+	return reg
 }
 
 func testScheme(t *testing.T) *runtime.Scheme {
@@ -216,7 +194,7 @@ func newHarness(t *testing.T, c *cloud, generates bool, objs ...client.Object) h
 	rec := events.NewFakeRecorder(100)
 	kind := Kind[bucket]{
 		New:     func() bucket { return &storagev1alpha1.Bucket{} },
-		Drivers: map[stratusv1alpha1.Provider]driver.Driver[bucket]{stratusv1alpha1.ProviderAWS: c.driver(generates)},
+		Drivers: map[stratusv1alpha1.Provider]driver.Registration[bucket]{stratusv1alpha1.ProviderAWS: c.driver(generates)},
 		ExternalName: func(b bucket) string {
 			if b.Spec.BucketName != "" {
 				return b.Spec.BucketName
@@ -233,6 +211,14 @@ func newHarness(t *testing.T, c *cloud, generates bool, objs ...client.Object) h
 
 // testCluster is the cluster name of the reconcilers under test.
 const testCluster = "test-cluster"
+
+// withConfig returns b with, when adopt is true, the adoptingConfig.
+func withConfig(b *storagev1alpha1.Bucket, adopt bool) []client.Object {
+	if adopt {
+		return append([]client.Object{b}, adoptingConfig()...)
+	}
+	return []client.Object{b}
+}
 
 // adoptingConfig returns the configuration "aws" with credentials from a
 // Secret of the namespace and adoption allowed, and its Secret.
@@ -416,11 +402,7 @@ func TestReconcile(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
-			objs := []client.Object{tc.bucket}
-			if tc.adopt {
-				objs = append(objs, adoptingConfig()...)
-			}
-			h := newHarness(t, tc.cloud, false, objs...)
+			h := newHarness(t, tc.cloud, false, withConfig(tc.bucket, tc.adopt)...)
 			res, err := h.reconcile(t)
 			b := h.get(t)
 			got := outcome{
@@ -472,7 +454,7 @@ func TestCreateRecordsIntentAndConnection(t *testing.T) {
 	}
 }
 
-func TestCreateObserverSparesObserve(t *testing.T) {
+func TestCreateResultSparesObserve(t *testing.T) {
 	cases := map[string]struct {
 		reason       string
 		created      *driver.Observation
@@ -501,7 +483,7 @@ func TestCreateObserverSparesObserve(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			c := &cloud{createObserves: true, createdObservation: tc.created}
+			c := &cloud{createdObservation: tc.created}
 			h := newHarness(t, c, false, newBucket())
 			res, err := h.reconcile(t)
 			if err != nil {
@@ -665,4 +647,115 @@ func TestSpecOrIntentChanged(t *testing.T) {
 
 func updateEvent(old, new client.Object) event.UpdateEvent {
 	return event.UpdateEvent{ObjectOld: old, ObjectNew: new}
+}
+
+func TestRequestPurposeAndKnown(t *testing.T) {
+	recorded := func(b *storagev1alpha1.Bucket) {
+		synced(b)
+		b.Status.ExternalResource = &stratusv1alpha1.ExternalResourceStatus{Name: "team-logs", Provider: stratusv1alpha1.ProviderAWS, ProviderConfigRef: b.Spec.ProviderConfigRef}
+	}
+	drifted := []stratusv1alpha1.DriftedField{{Field: "spec.versioning", Desired: "Enabled", Observed: "Suspended"}}
+	cases := []struct {
+		reason string
+		bucket *storagev1alpha1.Bucket
+		cloud  *cloud
+		delete bool
+		adopt  bool
+		// want are the purpose and Known of each Observe, in order.
+		want []string
+	}{
+		{
+			reason: "A new resource is not known, before the create nor after it.",
+			bucket: newBucket(),
+			cloud:  &cloud{},
+			want:   []string{"Sync known=false", "Sync known=false"},
+		},
+		{
+			reason: "A resource recorded in status.externalResource is known.",
+			bucket: newBucket(recorded),
+			cloud:  &cloud{exists: true},
+			want:   []string{"Sync known=true"},
+		},
+		{
+			reason: "A resource adopted in this reconcile is known once recorded: the observation after the Update may read it right away.",
+			bucket: newBucket(func(b *storagev1alpha1.Bucket) {
+				b.Annotations = map[string]string{stratusv1alpha1.AnnotationExternalName: "existing"}
+			}),
+			cloud: &cloud{exists: true, drift: drifted},
+			adopt: true,
+			want:  []string{"Sync known=false", "Sync known=true"},
+		},
+		{
+			reason: "A resource recorded through another configuration is not known through this one.",
+			bucket: newBucket(recorded, func(b *storagev1alpha1.Bucket) {
+				b.Status.ExternalResource.ProviderConfigRef.Name = "old"
+			}),
+			cloud: &cloud{exists: true},
+			want:  []string{"Sync known=false"},
+		},
+		{
+			reason: "Deleting observes for the deletion, before the Delete and until the resource is gone.",
+			bucket: newBucket(recorded),
+			cloud:  &cloud{exists: true},
+			delete: true,
+			want:   []string{"Delete known=true", "Delete known=true"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			h := newHarness(t, tc.cloud, false, withConfig(tc.bucket, tc.adopt)...)
+			if tc.delete {
+				if err := h.client.Delete(context.Background(), h.get(t)); err != nil {
+					t.Fatalf("delete: %v", err)
+				}
+			}
+			if _, err := h.reconcile(t); err != nil {
+				t.Fatalf("Reconcile: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, tc.cloud.requests); diff != "" {
+				t.Errorf("%s\nObserve requests: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+func TestCloudNameRefused(t *testing.T) {
+	invalid := func(name string) (string, error) {
+		return "", driver.Terminalf("%q holds characters the cloud does not allow", name)
+	}
+	t.Run("create", func(t *testing.T) {
+		c := &cloud{}
+		h := newHarness(t, c, false, newBucket())
+		reg := h.r.kind.Drivers[stratusv1alpha1.ProviderAWS]
+		reg.CloudName = invalid
+		h.r.kind.Drivers[stratusv1alpha1.ProviderAWS] = reg
+		res, err := h.reconcile(t)
+		if err != nil || res.RequeueAfter < terminalRetryInterval {
+			t.Fatalf("Reconcile = %v, %v; want no error and a retry after %v for a terminal error", res, err, terminalRetryInterval)
+		}
+		b := h.get(t)
+		got := []any{condition(b, stratusv1alpha1.ConditionSynced), h.events(), c.connects.Load(), b.Annotations[stratusv1alpha1.AnnotationCreatePending], len(b.Finalizers)}
+		want := []any{"False/InvalidSpec", []string{"InvalidExternalName"}, int32(0), "", 0}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("a name no cloud resource can have is refused before any intent is recorded or the cloud called\n[Synced events connects create-pending finalizers]: -want, +got:\n%s", diff)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		c := &cloud{exists: true}
+		h := newHarness(t, c, false, newBucket(synced))
+		reg := h.r.kind.Drivers[stratusv1alpha1.ProviderAWS]
+		reg.CloudName = invalid
+		h.r.kind.Drivers[stratusv1alpha1.ProviderAWS] = reg
+		if err := h.client.Delete(context.Background(), h.get(t)); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := h.reconcile(t); err != nil {
+			t.Fatalf("Reconcile: %v", err)
+		}
+		var b storagev1alpha1.Bucket
+		err := h.client.Get(context.Background(), types.NamespacedName{Namespace: "team", Name: "logs"}, &b)
+		if !apierrors.IsNotFound(err) || c.connects.Load() != 0 {
+			t.Errorf("an object deleted under a name no cloud resource can have: get = %v, %d connects; want it gone without a cloud call", err, c.connects.Load())
+		}
+	})
 }

@@ -181,101 +181,102 @@ func (c *client) passwordDrifted(ctx context.Context, role, password string) (bo
 // Create creates the owner role, if missing, and the database, and marks both
 // with req.Owner. A database that exists already is left as it is: the
 // reconciler observes it and checks its owner mark.
-func (c *client) Create(ctx context.Context, req request) (driver.ConnectionDetails, error) {
+func (c *client) Create(ctx context.Context, req request) (driver.CreateResult, error) {
 	n, _, err := c.prepare(ctx, req)
 	if err != nil {
-		return nil, err
+		return driver.CreateResult{}, err
 	}
 	password := string(req.Connection[driver.ConnectionPassword])
 	if password == "" {
-		return nil, fmt.Errorf("cannot create database %q: %w", n.database, errNoPassword)
+		return driver.CreateResult{}, fmt.Errorf("cannot create database %q: %w", n.database, errNoPassword)
 	}
 	st, err := c.readState(ctx, n)
 	if err != nil {
-		return nil, err
+		return driver.CreateResult{}, err
 	}
 	if st.databaseExists {
 		log.FromContext(ctx).V(1).Info("Database exists already, not changing it", "database", n.database)
-		return nil, nil
+		return driver.CreateResult{}, nil
 	}
 	if _, err := c.ensureRole(ctx, req, n, password, st.role); err != nil {
-		return nil, err
+		return driver.CreateResult{}, err
 	}
 	created, err := c.createDatabase(ctx, req, n)
 	if err != nil || !created {
-		return nil, err
+		return driver.CreateResult{}, err
 	}
-	return c.connectionDetails(n, password), nil
+	return driver.CreateResult{Connection: c.connectionDetails(n, password)}, nil
 }
 
 // Update marks the database with req.Owner when it is not, creates the owner
 // role if missing, resets its password if it drifted, and gives it the
 // database. An owner role that this object did not create, or that holds
 // privileges the provider does not grant, is refused before anything changes.
-func (c *client) Update(ctx context.Context, req request) (driver.ConnectionDetails, error) {
+func (c *client) Update(ctx context.Context, req request) (driver.UpdateResult, error) {
 	n, _, err := c.prepare(ctx, req)
 	if err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	password := string(req.Connection[driver.ConnectionPassword])
 	if password == "" {
-		return nil, fmt.Errorf("cannot update database %q: %w", n.database, errNoPassword)
+		return driver.UpdateResult{}, fmt.Errorf("cannot update database %q: %w", n.database, errNoPassword)
 	}
 	st, err := c.readState(ctx, n)
 	if err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	if st.role.exists {
 		if err := checkRole(req.Owner, n, st.role); err != nil {
-			return nil, err
+			return driver.UpdateResult{}, err
 		}
 	}
 	if st.databaseExists && st.databaseMark.ID != req.Owner.ID() {
 		if err := execFormat(ctx, c.pool, "COMMENT ON DATABASE %I IS %L", n.database, req.Owner.Comment()); err != nil {
-			return nil, classify(err, fmt.Sprintf("cannot mark database %q with its owner", n.database), privOwnDB)
+			return driver.UpdateResult{}, classify(err, fmt.Sprintf("cannot mark database %q with its owner", n.database), privOwnDB)
 		}
 		log.FromContext(ctx).Info("Marked the database with its owner", "database", n.database)
 	}
 	created, err := c.ensureRole(ctx, req, n, password, st.role)
 	if err != nil {
-		return nil, err
+		return driver.UpdateResult{}, err
 	}
 	if !created {
 		drifted, err := c.passwordDrifted(ctx, n.owner, password)
 		if err != nil {
-			return nil, err
+			return driver.UpdateResult{}, err
 		}
 		if drifted {
 			if err := c.setPassword(ctx, n.owner, password); err != nil {
-				return nil, err
+				return driver.UpdateResult{}, err
 			}
 		}
 	}
 	if _, err := c.pool.Exec(ctx, "ALTER DATABASE "+ident(n.database)+" OWNER TO "+ident(n.owner)); err != nil {
-		return nil, classify(err, fmt.Sprintf("cannot make role %q the owner of database %q", n.owner, n.database), privAlterOwner)
+		return driver.UpdateResult{}, classify(err, fmt.Sprintf("cannot make role %q the owner of database %q", n.owner, n.database), privAlterOwner)
 	}
-	return c.connectionDetails(n, password), nil
+	return driver.UpdateResult{Connection: c.connectionDetails(n, password)}, nil
 }
 
 // Delete drops the database, and its owner role if that role carries this
 // object's mark and no privilege the provider does not grant. The reconciler
-// has checked the database's mark.
-func (c *client) Delete(ctx context.Context, req request) error {
+// has checked the database's mark. The result does not vouch that the
+// database is gone: the reconciler observes once more.
+func (c *client) Delete(ctx context.Context, req request) (driver.DeleteResult, error) {
 	n, _, err := c.prepare(ctx, req)
 	if err != nil {
-		return err
+		return driver.DeleteResult{}, err
 	}
 	if req.Object.Spec.DeletionProtection {
-		return driver.Blockedf("deletionProtection is true: set spec.deletionProtection to false to delete database %q, or set deletionPolicy Orphan to keep it", n.database)
+		return driver.DeleteResult{}, driver.Blockedf("deletionProtection is true: set spec.deletionProtection to false to delete database %q, or set deletionPolicy Orphan to keep it", n.database)
 	}
 	logger := log.FromContext(ctx).WithValues("database", n.database, "role", n.owner)
 
 	tag, err := c.pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(n.database))
 	if sqlState(err) == codeObjectInUse {
-		return fmt.Errorf("cannot drop database %q: it is in use by other sessions, and is dropped once they disconnect: %w", n.database, err)
+		return driver.DeleteResult{}, fmt.Errorf("cannot drop database %q: it is in use by other sessions, and is dropped once they disconnect: %w", n.database, err)
 	}
 	if err != nil {
-		return classify(err, fmt.Sprintf("cannot drop database %q", n.database), privOwnDB)
+		return driver.DeleteResult{}, classify(err, fmt.Sprintf("cannot drop database %q", n.database), privOwnDB)
 	}
 	if tag.String() == "DROP DATABASE" {
 		logger.Info("Dropped database")
@@ -283,27 +284,27 @@ func (c *client) Delete(ctx context.Context, req request) error {
 
 	st, err := c.readState(ctx, n)
 	if err != nil {
-		return err
+		return driver.DeleteResult{}, err
 	}
 	switch {
 	case !st.role.exists:
-		return nil
+		return driver.DeleteResult{}, nil
 	case !ownsRole(st.role.comment, req.Owner, n):
 		logger.V(1).Info("Keeping the owner role, which this object did not create")
-		return nil
+		return driver.DeleteResult{}, nil
 	case len(st.role.excess) > 0:
 		logger.Info("Keeping the owner role, which holds privileges the provider does not grant", "privileges", strings.Join(st.role.excess, ", "))
-		return nil
+		return driver.DeleteResult{}, nil
 	}
 	_, err = c.pool.Exec(ctx, "DROP ROLE IF EXISTS "+ident(n.owner))
 	if sqlState(err) == codeDependentObjects {
-		return driver.Blockedf("cannot drop role %q: it still owns objects or holds privileges elsewhere; drop or reassign them: %w", n.owner, err)
+		return driver.DeleteResult{}, driver.Blockedf("cannot drop role %q: it still owns objects or holds privileges elsewhere; drop or reassign them: %w", n.owner, err)
 	}
 	if err != nil {
-		return classify(err, fmt.Sprintf("cannot drop role %q", n.owner), privCreateRole)
+		return driver.DeleteResult{}, classify(err, fmt.Sprintf("cannot drop role %q", n.owner), privCreateRole)
 	}
 	logger.Info("Dropped owner role")
-	return nil
+	return driver.DeleteResult{}, nil
 }
 
 // stateQuery reads, in one round trip, whether the database exists and its

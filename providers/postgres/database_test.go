@@ -41,7 +41,8 @@ func TestLifecycle(t *testing.T) {
 			}
 
 			// Create, twice.
-			details, err := c.Create(t.Context(), req)
+			detailsResult, err := c.Create(t.Context(), req)
+			details := detailsResult.Connection
 			if err != nil {
 				t.Fatalf("%s\nCreate(...): %v", tt.reason, err)
 			}
@@ -113,7 +114,8 @@ func TestLifecycle(t *testing.T) {
 			}
 
 			// Update corrects both.
-			details, err = c.Update(t.Context(), req)
+			updated, err := c.Update(t.Context(), req)
+			details = updated.Connection
 			if err != nil {
 				t.Fatalf("%s\nUpdate(...): %v", tt.reason, err)
 			}
@@ -128,7 +130,7 @@ func TestLifecycle(t *testing.T) {
 
 			// Deletion protection changes nothing.
 			db.Spec.DeletionProtection = true
-			err = c.Delete(t.Context(), req)
+			_, err = c.Delete(t.Context(), req)
 			if !driver.IsBlocked(err) {
 				t.Errorf("%s\nDelete(...) with deletionProtection: %v; want a Blocked error", tt.reason, err)
 			}
@@ -150,7 +152,7 @@ func TestLifecycle(t *testing.T) {
 			if roleExists(t, owner) {
 				t.Errorf("%s\nafter Delete, role %q that the driver created still exists", tt.reason, owner)
 			}
-			if err := c.Delete(t.Context(), req); err != nil {
+			if _, err := c.Delete(t.Context(), req); err != nil {
 				t.Errorf("%s\nDelete(...) a second time: %v", tt.reason, err)
 			}
 			obs, err = c.Observe(t.Context(), req)
@@ -195,7 +197,8 @@ func TestObserveOwnerRoleMissing(t *testing.T) {
 	if diff := cmp.Diff(want, obs.Drift); diff != "" {
 		t.Errorf("Observe(...) drift: -want, +got:\n%s", diff)
 	}
-	details, err := c.Update(t.Context(), req)
+	detailsResult, err := c.Update(t.Context(), req)
+	details := detailsResult.Connection
 	if err != nil {
 		t.Fatalf("Update(...): %v", err)
 	}
@@ -259,7 +262,7 @@ func TestValidation(t *testing.T) {
 				"Observe": func() error { _, err := c.Observe(t.Context(), req); return err },
 				"Create":  func() error { _, err := c.Create(t.Context(), req); return err },
 				"Update":  func() error { _, err := c.Update(t.Context(), req); return err },
-				"Delete":  func() error { return c.Delete(t.Context(), req) },
+				"Delete":  func() error { _, err := c.Delete(t.Context(), req); return err },
 			}
 			for name, call := range calls {
 				err := call()
@@ -338,7 +341,7 @@ func TestDeleteKeepsRolesItDidNotCreate(t *testing.T) {
 
 		// A made the role, which still owns a database made by hand.
 		admin(t, "CREATE DATABASE shared_b OWNER shared_owner")
-		err := c.Delete(t.Context(), reqA)
+		_, err := c.Delete(t.Context(), reqA)
 		if !driver.IsBlocked(err) {
 			t.Fatalf("Delete(a) while another database is owned by a's role: %v; want a Blocked error", err)
 		}
@@ -364,13 +367,14 @@ func TestDeleteInUse(t *testing.T) {
 	c := connectClient(t, superuserConfig())
 	req := newRequest(newDatabase("in-use"), "in_use", newPassword(t, c))
 	t.Cleanup(func() { admin(t, "DROP DATABASE IF EXISTS in_use WITH (FORCE)", "DROP ROLE IF EXISTS in_use_owner") })
-	details, err := c.Create(t.Context(), req)
+	detailsResult, err := c.Create(t.Context(), req)
+	details := detailsResult.Connection
 	if err != nil {
 		t.Fatalf("Create(...): %v", err)
 	}
 	session := connectURI(t, string(details[driver.ConnectionURI]))
 
-	err = c.Delete(t.Context(), req)
+	_, err = c.Delete(t.Context(), req)
 	if err == nil || driver.IsTerminal(err) || driver.IsBlocked(err) || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("Delete(...) with a session connected: %v; want a retryable error saying the database is in use", err)
 	}
@@ -412,7 +416,9 @@ func TestNonSuperuserAdmin(t *testing.T) {
 			c := connectClient(t, config(tt.admin, "admin-password"))
 			req := newRequest(newDatabase(tt.admin), database, newPassword(t, c))
 
-			details, err := c.Create(t.Context(), req)
+			detailsResult, err := c.Create(t.Context(), req)
+
+			details := detailsResult.Connection
 			if tt.wantErr != "" {
 				if !driver.IsTerminal(err) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("%s\nCreate(...): %v; want a terminal error naming %s", tt.reason, err, tt.wantErr)
@@ -497,7 +503,8 @@ func TestPasswordNeverReachesServerLog(t *testing.T) {
 		t.Fatalf("Create(...): %v", err)
 	}
 	admin(t, "ALTER ROLE logged_db_owner PASSWORD 'changed behind our back'")
-	details, err := c.Update(t.Context(), req)
+	detailsResult, err := c.Update(t.Context(), req)
+	details := detailsResult.Connection
 	if err != nil {
 		t.Fatalf("Update(...): %v", err)
 	}

@@ -68,19 +68,24 @@ func WithConnectTimeout(d time.Duration) Option {
 }
 
 // NewDatabaseDriver returns the driver that manages a Database as a database
-// and its owner role on the PostgreSQL server a ProviderConfig names.
-func NewDatabaseDriver(opts ...Option) driver.Driver[*databasev1alpha1.Database] {
+// and its owner role on the PostgreSQL server a ProviderConfig names. The
+// registration generates the owner's password (driver.GeneratePassword).
+func NewDatabaseDriver(opts ...Option) driver.Registration[*databasev1alpha1.Database] {
 	o := options{maxConns: defaultMaxConns, connectTimeout: defaultConnectTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return driver.DriverFunc[*databasev1alpha1.Database](func(ctx context.Context, cfg driver.Config) (driver.Client[*databasev1alpha1.Database], error) {
+	connect := func(ctx context.Context, cfg driver.Config) (driver.Client[*databasev1alpha1.Database], error) {
 		c, err := connect(ctx, cfg, o)
 		if err != nil {
 			return nil, err // not a nil *client in a non-nil interface
 		}
 		return c, nil
-	})
+	}
+	return driver.Registration[*databasev1alpha1.Database]{
+		Driver:              driver.DriverFunc[*databasev1alpha1.Database](connect),
+		GenerateCredentials: driver.GeneratePassword,
+	}
 }
 
 // server is where the admin connects, with the CRD's defaults applied.
@@ -157,28 +162,19 @@ func connect(ctx context.Context, cfg driver.Config, o options) (*client, error)
 	return &client{pool: pool, server: srv, adminUser: user}, nil
 }
 
-// client manages databases on one server. It implements io.Closer and
-// driver.CredentialGenerator.
+// client manages databases on one server. It implements io.Closer.
 type client struct {
 	pool      *pgxpool.Pool
 	server    server
 	adminUser string
 }
 
-var (
-	_ driver.Client[*databasev1alpha1.Database] = (*client)(nil)
-	_ driver.CredentialGenerator                = (*client)(nil)
-)
+var _ driver.Client[*databasev1alpha1.Database] = (*client)(nil)
 
 // Close closes the connection pool.
 func (c *client) Close() error {
 	c.pool.Close()
 	return nil
-}
-
-// GenerateCredentials returns a new owner password.
-func (c *client) GenerateCredentials() (driver.ConnectionDetails, error) {
-	return driver.GeneratePassword()
 }
 
 // errNoPassword is returned when the connection Secret lacks the owner's

@@ -147,10 +147,11 @@ func newRequest(db *databasev1alpha1.Database, externalName, password string) dr
 	return req
 }
 
-// newPassword generates a password the way the reconciler does.
-func newPassword(t *testing.T, c dbClient) string {
+// newPassword generates a password the way the reconciler does, with the
+// driver's registration.
+func newPassword(t *testing.T, _ dbClient) string {
 	t.Helper()
-	creds, err := c.(driver.CredentialGenerator).GenerateCredentials()
+	creds, err := NewDatabaseDriver().GenerateCredentials()
 	if err != nil {
 		t.Fatalf("GenerateCredentials(): %v", err)
 	}
@@ -198,7 +199,7 @@ func deleteEventually(t *testing.T, c dbClient, req driver.Request[*databasev1al
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		err := c.Delete(t.Context(), req)
+		_, err := c.Delete(t.Context(), req)
 		if err == nil || !strings.Contains(err.Error(), "in use") || time.Now().After(deadline) {
 			return err
 		}

@@ -134,9 +134,9 @@ func TestStatementsAreCounted(t *testing.T) {
 		}
 		return nil
 	}, map[string]float64{"alter_database/not_found": 1})
-	step(t, "Delete", func() error { return c.Delete(t.Context(), req) },
+	step(t, "Delete", func() error { _, err := c.Delete(t.Context(), req); return err },
 		map[string]float64{"drop_database/success": 1, "drop_role/success": 1})
 	// Update made the missing database's owner role before it failed.
-	step(t, "Delete of the missing database", func() error { return c.Delete(t.Context(), missing) },
+	step(t, "Delete of the missing database", func() error { _, err := c.Delete(t.Context(), missing); return err },
 		map[string]float64{"drop_database/success": 1, "drop_role/success": 1})
 }

@@ -124,7 +124,9 @@ func TestCreateMarksDatabaseAndRole(t *testing.T) {
 				admin(t, "DROP DATABASE IF EXISTS "+database+" WITH (FORCE)", "DROP ROLE IF EXISTS "+role)
 			})
 
-			details, err := c.Create(t.Context(), req)
+			detailsResult, err := c.Create(t.Context(), req)
+
+			details := detailsResult.Connection
 			if err != nil {
 				t.Fatalf("%s\nCreate(...): %v", tt.reason, err)
 			}
@@ -323,7 +325,8 @@ func TestAnotherNamespaceCannotTakeOver(t *testing.T) {
 	t.Cleanup(func() {
 		admin(t, "DROP DATABASE IF EXISTS ho_a_orders WITH (FORCE)", "DROP ROLE IF EXISTS ho_a_orders_owner", "DROP ROLE IF EXISTS ho_b_app")
 	})
-	detailsA, err := c.Create(t.Context(), reqA)
+	detailsAResult, err := c.Create(t.Context(), reqA)
+	detailsA := detailsAResult.Connection
 	if err != nil {
 		t.Fatalf("Create(ho-a): %v", err)
 	}
@@ -349,7 +352,8 @@ func TestAnotherNamespaceCannotTakeOver(t *testing.T) {
 			t.Cleanup(func() { admin(t, "DROP DATABASE IF EXISTS ho_b_orders") })
 
 			changes := countChanges(t, func() {
-				details, err := c.Create(t.Context(), reqB)
+				detailsResult, err := c.Create(t.Context(), reqB)
+				details := detailsResult.Connection
 				switch {
 				case tt.want == "" && err != nil:
 					t.Errorf("%s\nCreate(ho-b): %v; want no error (the reconciler checks the owner)", tt.reason, err)
@@ -414,7 +418,8 @@ func TestCreateOverExistingDatabase(t *testing.T) {
 			req := newRequest(newDatabase("existing"), database, newPassword(t, c))
 
 			changes := countChanges(t, func() {
-				details, err := c.Create(t.Context(), req)
+				detailsResult, err := c.Create(t.Context(), req)
+				details := detailsResult.Connection
 				if err != nil {
 					t.Errorf("%s\nCreate(...): %v; want no error", tt.reason, err)
 				}
@@ -510,7 +515,9 @@ func TestUpdateStampsOwnerMark(t *testing.T) {
 				t.Errorf("%s\nObserve(...) drift: -want, +got:\n%s", tt.reason, diff)
 			}
 
-			details, err := c.Update(t.Context(), req)
+			detailsResult, err := c.Update(t.Context(), req)
+
+			details := detailsResult.Connection
 			if err != nil {
 				t.Fatalf("%s\nUpdate(...): %v", tt.reason, err)
 			}
@@ -546,7 +553,9 @@ func TestCreateResumesWithItsOwnRole(t *testing.T) {
 	// A manager killed after it created the role, before the database.
 	admin(t, "CREATE ROLE "+role+" LOGIN PASSWORD "+lit(password), "COMMENT ON ROLE "+role+" IS "+lit(req.Owner.Comment()))
 
-	details, err := c.Create(t.Context(), req)
+	detailsResult, err := c.Create(t.Context(), req)
+
+	details := detailsResult.Connection
 	if err != nil {
 		t.Fatalf("Create(...) with the role this object made: %v", err)
 	}

@@ -36,18 +36,18 @@ import (
 // Drivers are the drivers of every kind, by provider. Tests and benchmarks
 // may build their own.
 type Drivers struct {
-	Buckets   map[stratusv1alpha1.Provider]driver.Driver[*storagev1alpha1.Bucket]
-	Databases map[stratusv1alpha1.Provider]driver.Driver[*databasev1alpha1.Database]
+	Buckets   map[stratusv1alpha1.Provider]driver.Registration[*storagev1alpha1.Bucket]
+	Databases map[stratusv1alpha1.Provider]driver.Registration[*databasev1alpha1.Database]
 }
 
 // DefaultDrivers returns the drivers the operator ships.
 func DefaultDrivers() Drivers {
 	return Drivers{
-		Buckets: map[stratusv1alpha1.Provider]driver.Driver[*storagev1alpha1.Bucket]{
+		Buckets: map[stratusv1alpha1.Provider]driver.Registration[*storagev1alpha1.Bucket]{
 			stratusv1alpha1.ProviderAWS: aws.NewBucketDriver(),
 			stratusv1alpha1.ProviderGCP: gcp.NewBucketDriver(),
 		},
-		Databases: map[stratusv1alpha1.Provider]driver.Driver[*databasev1alpha1.Database]{
+		Databases: map[stratusv1alpha1.Provider]driver.Registration[*databasev1alpha1.Database]{
 			stratusv1alpha1.ProviderPostgreSQL: postgres.NewDatabaseDriver(),
 			stratusv1alpha1.ProviderAWS:        aws.NewDatabaseDriver(),
 			stratusv1alpha1.ProviderGCP:        gcp.NewDatabaseDriver(),
@@ -56,7 +56,7 @@ func DefaultDrivers() Drivers {
 }
 
 // BucketKind describes the Bucket kind to the generic reconciler.
-func BucketKind(drivers map[stratusv1alpha1.Provider]driver.Driver[*storagev1alpha1.Bucket]) managed.Kind[*storagev1alpha1.Bucket] {
+func BucketKind(drivers map[stratusv1alpha1.Provider]driver.Registration[*storagev1alpha1.Bucket]) managed.Kind[*storagev1alpha1.Bucket] {
 	return managed.Kind[*storagev1alpha1.Bucket]{
 		New:     func() *storagev1alpha1.Bucket { return &storagev1alpha1.Bucket{} },
 		Drivers: drivers,
@@ -72,7 +72,7 @@ func BucketKind(drivers map[stratusv1alpha1.Provider]driver.Driver[*storagev1alp
 }
 
 // DatabaseKind describes the Database kind to the generic reconciler.
-func DatabaseKind(drivers map[stratusv1alpha1.Provider]driver.Driver[*databasev1alpha1.Database]) managed.Kind[*databasev1alpha1.Database] {
+func DatabaseKind(drivers map[stratusv1alpha1.Provider]driver.Registration[*databasev1alpha1.Database]) managed.Kind[*databasev1alpha1.Database] {
 	return managed.Kind[*databasev1alpha1.Database]{
 		New:     func() *databasev1alpha1.Database { return &databasev1alpha1.Database{} },
 		Drivers: drivers,

@@ -15,7 +15,7 @@ import (
 )
 
 // sources are what `make generate manifests` reads and writes.
-var sources = []string{"go.mod", "go.sum", "Makefile", "apis", "providers", "compositions", "policy", "charts/stratus/files"}
+var sources = []string{"go.mod", "go.sum", "Makefile", "apis", "providers", "compositions", "policy", "charts/stratus/files", "test/faults"}
 
 // TestGeneratedFilesAreUpToDate regenerates into a copy of the sources and
 // compares every generated file with the committed one.
