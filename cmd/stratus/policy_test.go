@@ -70,6 +70,12 @@ func TestPolicyTestInvalid(t *testing.T) {
 		return p
 	}
 	write("not-a-guardrail.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+	guardrail := func(name, rego string) string {
+		return write(name+".yaml", "apiVersion: policy.stratus.dev/v1alpha1\nkind: Guardrail\nmetadata:\n  name: "+name+
+			"\nspec:\n  match: {kinds: [{apiGroups: ['*'], kinds: ['*']}]}\n  rego: |\n    "+strings.ReplaceAll(rego, "\n", "\n    ")+"\n")
+	}
+	guardrail("exfil", "package exfil\n\nviolation contains {\"msg\": \"x\"} if {\n\thttp.send({\"method\": \"GET\", \"url\": \"http://169.254.169.254/\"})\n}")
+	guardrail("loop", "package loop\n\nviolation contains {\"msg\": \"x\"} if {\n\tcount([[i, j] | some i in numbers.range(1, 1000); some j in numbers.range(1, 1000)]) < 0\n}")
 	cases := map[string]struct {
 		suite string
 		want  string
@@ -105,6 +111,14 @@ func TestPolicyTestInvalid(t *testing.T) {
 		"MissingObjects": {
 			suite: write("missing.yaml", "guardrails:\n- library: buckets-not-public\ncases:\n- {name: x, objects: nope.yaml, expect: [{result: allow}]}\n"),
 			want:  `missing.yaml: cases[0].objects: cannot read objects`,
+		},
+		"Sandbox": {
+			suite: write("sandbox.yaml", "guardrails:\n- path: exfil.yaml\ncases:\n- {name: x, objects: "+objects+", expect: [{result: allow}]}\n"),
+			want:  `sandbox.yaml: guardrails[0]: guardrail "exfil" does not compile: exfil.rego:4:2: guardrail_sandbox_error: http.send is not allowed in a guardrail`,
+		},
+		"Runaway": {
+			suite: write("runaway.yaml", "guardrails:\n- path: loop.yaml\ncases:\n- {name: x, objects: "+objects+", expect: [{result: allow}]}\n"),
+			want:  `case "x": guardrail "loop" exceeded its limit of 100000 evaluation steps`,
 		},
 		"NoCases": {
 			suite: write("nocases.yaml", "guardrails:\n- library: buckets-not-public\n"),

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -111,12 +113,21 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err), decisionError
 	}
-	if op == "UPDATE" && r.subject.GetDeletionTimestamp() != nil {
-		// A deleting object only loses finalizers: never block that.
-		return admission.Allowed("the object is being deleted"), decisionAllow
+	if op == "UPDATE" && r.subject.GetDeletionTimestamp() != nil && onlyFinalizersChanged(r.input.OldObject, r.input.Object) {
+		// The operator and the garbage collector take their finalizers
+		// off an object being deleted: never block that, even while the
+		// guardrails load. Any other change is judged below, deleting or
+		// not: a spec change to an object being deleted (forceDestroy,
+		// deletionPolicy) is what its deletion will act on.
+		return admission.Allowed("only the finalizers of an object being deleted changed"), decisionAllow
 	}
 	if !h.Store.Ready() {
 		return h.failed(errors.New("the guardrails are still loading")), decisionError
+	}
+	if r.match.Namespace != "" && h.Namespaces != nil {
+		if r.input.Namespace, err = h.namespace(ctx, r.match.Namespace); err != nil {
+			return h.failed(err), decisionError
+		}
 	}
 	if h.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -124,45 +135,83 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		defer cancel()
 	}
 	snap := h.Store.Snapshot()
-	findings, notes, err := h.judge(ctx, snap, r)
+	j, err := h.judge(ctx, snap, r)
 	if err != nil {
 		return h.failed(err), decisionError
 	}
-	if op == "UPDATE" && r.input.OldObject != nil && hasDenial(findings) {
+	if op == "UPDATE" && r.input.OldObject != nil && hasDenial(j.findings) {
 		// Existing violations do not block an update: they are the
-		// audit's to report, and metadata updates such as removing a
-		// finalizer must go through. Only new violations are denied.
+		// audit's to report. Only new violations are denied. The old
+		// object is judged as it stood, without an old object of its
+		// own, so that a rule about what changed is never "existing".
 		oldObj := &unstructured.Unstructured{Object: r.input.OldObject}
 		prev := &request{
 			match:   r.match,
-			input:   engine.Input{Object: r.input.OldObject, Operation: r.input.Operation, UserInfo: r.input.UserInfo},
+			input:   engine.Input{Object: r.input.OldObject, Operation: r.input.Operation, UserInfo: r.input.UserInfo, Namespace: r.input.Namespace},
 			subject: oldObj,
 		}
 		prev.match.Labels = oldObj.GetLabels()
-		existing, _, err := h.judge(ctx, snap, prev)
+		existing, err := h.judge(ctx, snap, prev)
 		if err != nil {
 			return h.failed(err), decisionError
 		}
-		findings = allowExisting(findings, existing)
+		// A guardrail that could not judge the old object has no
+		// existing violations: its findings stand.
+		j.findings = allowExisting(j.findings, existing.findings)
 	}
-	return h.respond(req, findings, notes)
+	return h.respond(req, j)
+}
+
+// onlyFinalizersChanged reports whether an UPDATE changes nothing but the
+// finalizers (and what the API server itself keeps: resourceVersion,
+// managedFields, generation, and status, which goes through the status
+// subresource that the webhook does not match).
+func onlyFinalizersChanged(oldObj, newObj map[string]any) bool {
+	if oldObj == nil || newObj == nil {
+		return false
+	}
+	strip := func(o map[string]any) map[string]any {
+		c := maps.Clone(o)
+		delete(c, "status")
+		if md, ok := c["metadata"].(map[string]any); ok {
+			md = maps.Clone(md)
+			for _, k := range []string{"finalizers", "resourceVersion", "managedFields", "generation"} {
+				delete(md, k)
+			}
+			c["metadata"] = md
+		}
+		return c
+	}
+	return reflect.DeepEqual(strip(oldObj), strip(newObj))
+}
+
+// judgement is what the guardrails made of a request.
+type judgement struct {
+	findings []guardrails.Finding
+	failures []guardrails.Failure
+	// notes are warnings about what could not be judged up front.
+	notes []string
 }
 
 // judge evaluates the guardrails that match r, and, for a composite, those
 // that match the resources it would create.
-func (h *Handler) judge(ctx context.Context, snap *guardrails.Snapshot, r *request) ([]guardrails.Finding, []string, error) {
-	findings, err := snap.Judge(ctx, r.match, r.input, h.namespaceLabels(ctx))
+func (h *Handler) judge(ctx context.Context, snap *guardrails.Snapshot, r *request) (judgement, error) {
+	findings, failures, err := snap.Judge(ctx, r.match, r.input, h.namespaceLabels(ctx))
 	if err != nil {
-		return nil, nil, err
+		return judgement{}, err
 	}
+	j := judgement{findings: findings, failures: failures}
 	if r.match.Operation == "DELETE" || h.Composites == nil {
-		return findings, nil, nil
+		return j, nil
 	}
-	children, notes, err := h.judgeChildren(ctx, snap, r)
+	children, err := h.judgeChildren(ctx, snap, r)
 	if err != nil {
-		return nil, nil, err
+		return judgement{}, err
 	}
-	return append(findings, children...), notes, nil
+	j.findings = append(j.findings, children.findings...)
+	j.failures = append(j.failures, children.failures...)
+	j.notes = children.notes
+	return j, nil
 }
 
 func hasDenial(findings []guardrails.Finding) bool {
@@ -286,6 +335,16 @@ func (h *Handler) namespaceLabels(ctx context.Context) match.NamespaceLabels {
 	}
 }
 
+// namespace reads a Namespace for input.namespace: its name and labels,
+// which only the platform team sets.
+func (h *Handler) namespace(ctx context.Context, name string) (map[string]any, error) {
+	ns := &corev1.Namespace{}
+	if err := h.Namespaces.Get(ctx, types.NamespacedName{Name: name}, ns); err != nil {
+		return nil, fmt.Errorf("read namespace %q: %w", name, err)
+	}
+	return guardrails.NamespaceInput(ns), nil
+}
+
 // failed applies the failure policy to a request that could not be judged.
 func (h *Handler) failed(err error) admission.Response {
 	if h.FailurePolicy == Ignore {
@@ -296,11 +355,14 @@ func (h *Handler) failed(err error) admission.Response {
 	return admission.Denied("guardrails could not judge this request (failurePolicy Fail): " + err.Error())
 }
 
-// respond turns findings into a decision: any deny finding denies, warn
-// findings become warnings, and dryrun findings are only recorded.
-func (h *Handler) respond(req admission.Request, findings []guardrails.Finding, notes []string) (admission.Response, string) {
-	var denied, warned []string
-	for _, f := range findings {
+// respond turns a judgement into a decision: any deny finding denies,
+// warn findings become warnings, and dryrun findings are only recorded. A
+// deny guardrail that could not judge the request gets the failure policy
+// (unless another denies it anyway); a warn guardrail that could not
+// becomes a warning, and a dryrun one is only recorded.
+func (h *Handler) respond(req admission.Request, j judgement) (admission.Response, string) {
+	var denied, warned, failedDeny, failedOther []string
+	for _, f := range j.findings {
 		countViolation(f)
 		switch f.Action {
 		case policyv1alpha1.EnforcementDeny:
@@ -311,15 +373,32 @@ func (h *Handler) respond(req admission.Request, findings []guardrails.Finding, 
 			h.recordDryRun(req, f)
 		}
 	}
-	warnings := append(warned, notes...)
+	for _, f := range j.failures {
+		h.recordFailure(req, f)
+		switch f.Action {
+		case policyv1alpha1.EnforcementDeny:
+			failedDeny = append(failedDeny, f.Err.Error())
+		case policyv1alpha1.EnforcementWarn:
+			failedOther = append(failedOther, fmt.Sprintf("guardrails could not judge this request by %s (enforcement: warn): %v", f.Guardrail, f.Err))
+		}
+	}
+	warnings := append(append(warned, failedOther...), j.notes...)
 	if len(denied) > 0 {
 		msg := "guardrail violation: " + denied[0]
 		if len(denied) > 1 {
 			msg = fmt.Sprintf("%d guardrail violations:\n- %s", len(denied), strings.Join(denied, "\n- "))
 		}
+		if len(failedDeny) > 0 {
+			warnings = append(warnings, "guardrails could not judge this request: "+strings.Join(failedDeny, "; "))
+		}
 		resp := admission.Denied(msg)
 		resp.Warnings = warnings
 		return resp, decisionDeny
+	}
+	if len(failedDeny) > 0 {
+		resp := h.failed(errors.New(strings.Join(failedDeny, "; ")))
+		resp.Warnings = append(warnings, resp.Warnings...)
+		return resp, decisionError
 	}
 	resp := admission.Allowed("")
 	resp.Warnings = warnings
@@ -327,6 +406,42 @@ func (h *Handler) respond(req admission.Request, findings []guardrails.Finding, 
 		return resp, decisionWarn
 	}
 	return resp, decisionAllow
+}
+
+// recordFailure logs a guardrail that could not judge a request, counts it
+// and, when its own Rego failed, records it as an Event on the Guardrail.
+func (h *Handler) recordFailure(req admission.Request, f guardrails.Failure) {
+	countFailure(f)
+	h.Log.Info("guardrail could not judge a request", "guardrail", f.Guardrail, "enforcementAction", f.Action,
+		"operation", req.Operation, "namespace", req.Namespace, "name", req.Name, "error", f.Err.Error())
+	if h.Recorder == nil || !f.Rego || (req.DryRun != nil && *req.DryRun) {
+		return
+	}
+	h.Recorder.Eventf(h.guardrailRef(f.Guardrail), nil, corev1.EventTypeWarning, ReasonEvaluationFailed, "Admit", "%s (at admission; %s)",
+		f.Err.Error(), failureOutcome(f.Action, h.FailurePolicy))
+}
+
+// failureOutcome says what happened to a request its guardrail could not
+// judge.
+func failureOutcome(action policyv1alpha1.EnforcementAction, fp FailurePolicy) string {
+	switch {
+	case action != policyv1alpha1.EnforcementDeny:
+		return "admitted: " + string(action)
+	case fp == Ignore:
+		return "admitted: failurePolicy Ignore"
+	}
+	return "denied: failurePolicy Fail"
+}
+
+// guardrailRef is the Guardrail called name, for an Event.
+func (h *Handler) guardrailRef(name string) *policyv1alpha1.Guardrail {
+	g := &policyv1alpha1.Guardrail{}
+	g.SetGroupVersionKind(policyv1alpha1.GroupVersion.WithKind("Guardrail"))
+	g.Name = name
+	if e, ok := h.Store.Get(name); ok {
+		g.UID = e.UID
+	}
+	return g
 }
 
 // recordDryRun logs a dryrun violation and records it as an Event on its
@@ -337,15 +452,15 @@ func (h *Handler) recordDryRun(req admission.Request, f guardrails.Finding) {
 	if h.Recorder == nil || (req.DryRun != nil && *req.DryRun) {
 		return
 	}
-	g := &policyv1alpha1.Guardrail{}
-	g.SetGroupVersionKind(policyv1alpha1.GroupVersion.WithKind("Guardrail"))
-	g.Name = f.Guardrail
-	if e, ok := h.Store.Get(f.Guardrail); ok {
-		g.UID = e.UID
-	}
-	h.Recorder.Eventf(g, nil, corev1.EventTypeWarning, ReasonDryRunViolation, "Admit", "%s (%s by %s, admitted: dryrun)", f.Message, req.Operation, req.UserInfo.Username)
+	h.Recorder.Eventf(h.guardrailRef(f.Guardrail), nil, corev1.EventTypeWarning, ReasonDryRunViolation, "Admit", "%s (%s by %s, admitted: dryrun)", f.Message, req.Operation, req.UserInfo.Username)
 }
 
-// ReasonDryRunViolation is the reason of the Event recorded for a dryrun
-// violation.
-const ReasonDryRunViolation = "DryRunViolation"
+// Reasons of the Events the webhook records on Guardrails.
+const (
+	// ReasonDryRunViolation is the reason of the Event recorded for a
+	// dryrun violation.
+	ReasonDryRunViolation = "DryRunViolation"
+	// ReasonEvaluationFailed is the reason of the Event recorded when a
+	// Guardrail's Rego failed or exceeded a limit on a request.
+	ReasonEvaluationFailed = "EvaluationFailed"
+)

@@ -54,6 +54,29 @@ violation contains {"msg": "production buckets cannot be deleted"} if {
 	input.oldObject.metadata.labels.env == "production"
 }
 `
+	// loopRego exceeds the evaluation's step limit.
+	loopRego = `package t.loop
+
+violation contains {"msg": "never"} if {
+	count([[i, j] | some i in numbers.range(1, 1000); some j in numbers.range(1, 1000)]) < 0
+}
+`
+	// conflictRego fails at run time: its rule has two values.
+	conflictRego = `package t.conflict
+
+kind := input.object.kind
+kind := "other"
+
+violation contains {"msg": kind} if { true }
+`
+	// envRego keeps the env label of production objects.
+	envRego = `package t.env
+
+violation contains {"msg": "metadata.labels.env must stay production"} if {
+	input.oldObject.metadata.labels.env == "production"
+	object.get(input.object, ["metadata", "labels", "env"], "") != "production"
+}
+`
 	// slowRego takes seconds to find nothing.
 	slowRego = `package t.slow
 
@@ -153,6 +176,32 @@ func deleting() objectOpt {
 		md := o["metadata"].(map[string]any)
 		md["deletionTimestamp"] = "2026-01-05T10:00:00Z"
 		md["finalizers"] = []any{"stratus.dev/finalizer"}
+	}
+}
+
+// withFinalizers sets the finalizers; none removes them.
+func withFinalizers(f ...string) objectOpt {
+	return func(o map[string]any) {
+		md := o["metadata"].(map[string]any)
+		if len(f) == 0 {
+			delete(md, "finalizers")
+			return
+		}
+		l := make([]any, 0, len(f))
+		for _, s := range f {
+			l = append(l, s)
+		}
+		md["finalizers"] = l
+	}
+}
+
+// withMeta sets metadata fields.
+func withMeta(kv ...any) objectOpt {
+	return func(o map[string]any) {
+		md := o["metadata"].(map[string]any)
+		for i := 0; i+1 < len(kv); i += 2 {
+			md[kv[i].(string)] = kv[i+1]
+		}
 	}
 }
 

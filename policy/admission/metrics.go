@@ -28,10 +28,14 @@ var (
 		Name: "stratus_guardrail_admission_violations_total",
 		Help: "Violations found at admission, by guardrail and enforcement action.",
 	}, []string{"guardrail", "enforcement_action"})
+	admissionFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "stratus_guardrail_admission_failures_total",
+		Help: "Requests a guardrail could not judge at admission (its Rego failed or exceeded a limit, the deadline passed, or its match could not be decided), by guardrail and enforcement action.",
+	}, []string{"guardrail", "enforcement_action"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(admissionDuration, admissionViolations)
+	metrics.Registry.MustRegister(admissionDuration, admissionViolations, admissionFailures)
 }
 
 // observeDecision counts one request and its latency; the histogram's
@@ -42,4 +46,8 @@ func observeDecision(decision string, d time.Duration) {
 
 func countViolation(f guardrails.Finding) {
 	admissionViolations.WithLabelValues(f.Guardrail, string(f.Action)).Inc()
+}
+
+func countFailure(f guardrails.Failure) {
+	admissionFailures.WithLabelValues(f.Guardrail, string(f.Action)).Inc()
 }

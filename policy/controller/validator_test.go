@@ -36,6 +36,12 @@ func TestValidator(t *testing.T) {
 				{"spec.rego", `"line 3, column 1": rego_parse_error: ` + "`if` keyword is required"},
 				{"spec.rego", `"line 3, column 1": rego_parse_error: ` + "`contains` keyword is required"},
 			}},
+		{name: "http.send", change: func(g *policyv1alpha1.Guardrail) {
+			g.Spec.Rego = "package t.exfil\n\nviolation contains {\"msg\": \"x\"} if {\n\tr := http.send({\"method\": \"GET\", \"url\": \"http://169.254.169.254/latest/meta-data/\"})\n\tr.status_code == 200\n}\n"
+		}, wantCauses: [][2]string{{"spec.rego", `"line 4, column 7": guardrail_sandbox_error: http.send is not allowed in a guardrail: it sends HTTP requests`}}},
+		{name: "opa.runtime through with", change: func(g *policyv1alpha1.Guardrail) {
+			g.Spec.Rego = "package t.env\n\nviolation contains {\"msg\": m} if {\n\tm := object.get({}, [], \"\") with object.get as opa.runtime\n}\n"
+		}, wantCauses: [][2]string{{"spec.rego", `"line 4, column 49": guardrail_sandbox_error: opa.runtime is not allowed in a guardrail: it returns the operator's environment variables`}}},
 		{name: "parameters not an object", change: func(g *policyv1alpha1.Guardrail) {
 			g.Spec.Parameters = &runtime.RawExtension{Raw: []byte(`[1]`)}
 		}, wantCauses: [][2]string{{"spec", "spec.parameters must be an object"}}},

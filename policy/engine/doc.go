@@ -24,8 +24,14 @@
 //	  "oldObject":  <the previous object on UPDATE/DELETE, or null>,
 //	  "operation":  "CREATE" | "UPDATE" | "DELETE" | "CONNECT" | "",
 //	  "userInfo":   <the requesting user, or null>,
+//	  "namespace":  {"metadata": {"name": ..., "labels": {...}}} of the
+//	                object's Namespace, or null (cluster-scoped, or not known)
 //	  "parameters": <the guardrail's parameters, {} when none>
 //	}
+//
+// Namespace labels are the platform team's: a tenant with a namespaced Role
+// cannot change them, so a rule keyed on them cannot be switched off by the
+// tenant, unlike one keyed on the object's own labels.
 //
 // Parameters are fixed at Compile time and are available to the module as
 // input.parameters. A module should check input.object.kind and only judge
@@ -35,7 +41,19 @@
 //
 // Compile parses, compiles and prepares a module once per policy revision; a
 // module that does not compile is rejected with the line and column of the
-// error and is never loaded. A Set holds the current guardrails by name and is
+// error and is never loaded.
+//
+// # Sandbox
+//
+// A guardrail sees its input and nothing else. It is compiled with
+// Capabilities: OPA's built-in functions without those that reach outside
+// the evaluation (http.send, net.lookup_ip_addr, opa.runtime, and the JSON
+// schema functions, whose $ref loads files and URLs) or whose cost one call
+// hides (strings.render_template, graph.reachable_paths). A module that
+// names one, however spelled, is refused with its position. Each evaluation
+// is bounded by Limits: steps, bytes built by built-in functions, and time.
+// An evaluation that exceeds one stops with a *LimitError, and one stuck in
+// a single step past its time limit quarantines its guardrail. A Set holds the current guardrails by name and is
 // replaced atomically with Set.Replace, so requests in flight keep evaluating
 // the revision they started with. Guardrail.Evaluate and Set.Evaluate convert
 // the request input to Rego values once and evaluate it against each

@@ -206,16 +206,20 @@ func TestConcurrentEvaluateAndReplace(t *testing.T) {
 }
 
 func TestDeadlineRespected(t *testing.T) {
-	slow := mustCompile(t, "slow", `package slow
+	// Without limits: the caller's deadline alone stops it.
+	slow, err := Compile("slow", `package slow
 
 violation contains {"msg": "slow"} if {
 	count([x | some x in numbers.range(1, 100000000); x % 7 == 3]) > 0
 }
-`, nil)
+`, nil, WithLimits(Limits{}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := slow.Evaluate(ctx, Input{Object: bucket("Blocked")})
+	_, err = slow.Evaluate(ctx, Input{Object: bucket("Blocked")})
 	if elapsed := time.Since(start); elapsed > 3*time.Second {
 		t.Fatalf("evaluation ran %v past a 100ms deadline", elapsed)
 	}
@@ -231,6 +235,23 @@ violation contains {"msg": "slow"} if {
 
 func BenchmarkEvaluate(b *testing.B) {
 	g := mustCompile(b, "buckets-not-public", publicModule, nil)
+	in := Input{Object: bucket("Allowed"), Operation: "CREATE"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.Evaluate(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEvaluateWithoutLimits is BenchmarkEvaluate without limits, so
+// without the worker and the watchdog, to see what they cost.
+func BenchmarkEvaluateWithoutLimits(b *testing.B) {
+	g, err := Compile("buckets-not-public", publicModule, nil, WithLimits(Limits{}))
+	if err != nil {
+		b.Fatal(err)
+	}
 	in := Input{Object: bucket("Allowed"), Operation: "CREATE"}
 	ctx := context.Background()
 	b.ReportAllocs()

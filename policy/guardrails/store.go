@@ -4,11 +4,13 @@ package guardrails
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
@@ -176,34 +178,59 @@ type Finding struct {
 	Action policyv1alpha1.EnforcementAction
 }
 
+// Failure is a Guardrail that could not judge a request: its Rego failed,
+// exceeded a limit (engine.LimitError), or its match could not be decided.
+type Failure struct {
+	// Guardrail is the name of the Guardrail.
+	Guardrail string
+	// Action is what the Guardrail does with a violation.
+	Action policyv1alpha1.EnforcementAction
+	// Err says what went wrong; it names the Guardrail.
+	Err error
+	// Rego is set when the Guardrail's own Rego failed (an error, a
+	// limit), rather than the caller's deadline or the match.
+	Rego bool
+}
+
 // Judge evaluates the entries that match req against in. nsLabels gives
-// namespace labels for entries with a namespace selector.
-func (sn *Snapshot) Judge(ctx context.Context, req match.Request, in engine.Input, nsLabels match.NamespaceLabels) ([]Finding, error) {
-	var (
-		out      []Finding
-		prepared *engine.PreparedInput
-	)
+// namespace labels for entries with a namespace selector. A Guardrail that
+// fails is reported in failures and the others are still evaluated; err is
+// for what stops them all (an input that cannot be read).
+func (sn *Snapshot) Judge(ctx context.Context, req match.Request, in engine.Input, nsLabels match.NamespaceLabels) (findings []Finding, failures []Failure, err error) {
+	var prepared *engine.PreparedInput
 	for _, e := range sn.Entries {
 		ok, err := e.Matcher.Matches(req, nsLabels)
 		if err != nil {
-			return out, fmt.Errorf("guardrail %q: %w", e.Name, err)
+			failures = append(failures, Failure{Guardrail: e.Name, Action: e.Action, Err: fmt.Errorf("guardrail %q: %w", e.Name, err)})
+			continue
 		}
 		if !ok {
 			continue
 		}
 		if prepared == nil {
-			var err error
 			if prepared, err = engine.Prepare(in); err != nil {
-				return out, err
+				return nil, nil, err
 			}
 		}
 		vs, err := e.Policy.EvaluatePrepared(ctx, prepared)
 		if err != nil {
-			return out, err
+			own := ctx.Err() == nil || errors.As(err, new(*engine.LimitError))
+			failures = append(failures, Failure{Guardrail: e.Name, Action: e.Action, Err: err, Rego: own})
+			continue
 		}
 		for _, v := range vs {
-			out = append(out, Finding{Violation: v, Action: e.Action})
+			findings = append(findings, Finding{Violation: v, Action: e.Action})
 		}
 	}
-	return out, nil
+	return findings, failures, nil
+}
+
+// NamespaceInput is what the guardrails see of a Namespace as
+// input.namespace: its name and labels, which only the platform team sets.
+func NamespaceInput(ns *corev1.Namespace) map[string]any {
+	labels := make(map[string]any, len(ns.Labels))
+	for k, v := range ns.Labels {
+		labels[k] = v
+	}
+	return map[string]any{"metadata": map[string]any{"name": ns.Name, "labels": labels}}
 }

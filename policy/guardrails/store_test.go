@@ -41,6 +41,23 @@ const alwaysModule = `package t.always
 violation contains {"msg": "always"} if { true }
 `
 
+// conflictModule fails at run time: its rule has two values.
+const conflictModule = `package t.conflict
+
+kind := input.object.kind
+kind := "other"
+
+violation contains {"msg": kind} if { true }
+`
+
+// loopModule exceeds its evaluation limits.
+const loopModule = `package t.loop
+
+violation contains {"msg": "never"} if {
+	count([[i, j] | some i in numbers.range(1, 1000); some j in numbers.range(1, 1000)]) < 0
+}
+`
+
 var bucketGK = schema.GroupKind{Group: "storage.stratus.dev", Kind: "Bucket"}
 
 // guardrail returns a Guardrail called name judging Buckets with module.
@@ -211,9 +228,9 @@ violation contains {"msg": "input.parameters is not {}"} if { input.parameters !
 		g.Spec.Parameters = raw
 		s := NewStore()
 		s.Put(mustCompile(t, g))
-		fs, err := s.Snapshot().Judge(context.Background(), match.Request{GroupKind: bucketGK, Operation: "CREATE"}, engine.Input{Object: bucket(nil)}, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+		fs, failures, err := s.Snapshot().Judge(context.Background(), match.Request{GroupKind: bucketGK, Operation: "CREATE"}, engine.Input{Object: bucket(nil)}, nil)
+		if err != nil || len(failures) > 0 {
+			t.Fatalf("%s: %v %v", name, err, failures)
 		}
 		if len(fs) != 0 {
 			t.Errorf("%s: %v", name, fs)
@@ -229,9 +246,9 @@ func TestParametersReachThePolicy(t *testing.T) {
 	s.Put(mustCompile(t, g))
 	req := match.Request{GroupKind: bucketGK, Namespace: "team-a", Operation: "CREATE"}
 	for region, want := range map[string]int{"eu-west-1": 0, "us-east-1": 1} {
-		fs, err := s.Snapshot().Judge(context.Background(), req, engine.Input{Object: bucket(map[string]any{"region": region}), Operation: "CREATE"}, nil)
-		if err != nil {
-			t.Fatal(err)
+		fs, failures, err := s.Snapshot().Judge(context.Background(), req, engine.Input{Object: bucket(map[string]any{"region": region}), Operation: "CREATE"}, nil)
+		if err != nil || len(failures) > 0 {
+			t.Fatal(err, failures)
 		}
 		if len(fs) != want {
 			t.Errorf("region %s: %d findings, want %d: %v", region, len(fs), want, fs)
@@ -381,7 +398,8 @@ func TestJudge(t *testing.T) {
 		in         engine.Input
 		nsLabels   match.NamespaceLabels
 		want       []string // "action message"
-		wantErr    string
+		// wantFailures start "action error" of each failure, in order.
+		wantFailures []string
 	}{
 		{name: "no guardrails", req: match.Request{GroupKind: bucketGK, Namespace: "team-a", Operation: "CREATE"},
 			in: engine.Input{Object: public}, want: nil},
@@ -414,9 +432,17 @@ func TestJudge(t *testing.T) {
 		{name: "namespace selector", guardrails: []*policyv1alpha1.Guardrail{byNSLabel},
 			req: match.Request{GroupKind: bucketGK, Namespace: "team-a", Operation: "CREATE"}, in: engine.Input{Object: blocked}, nsLabels: prodLabels,
 			want: []string{"deny [by-ns-label] Bucket team-a/logs: always"}},
-		{name: "namespace selector without labels is an error naming the guardrail", guardrails: []*policyv1alpha1.Guardrail{byNSLabel},
+		{name: "namespace selector without labels is a failure naming the guardrail", guardrails: []*policyv1alpha1.Guardrail{byNSLabel},
 			req: match.Request{GroupKind: bucketGK, Namespace: "team-a", Operation: "CREATE"}, in: engine.Input{Object: blocked},
-			wantErr: `guardrail "by-ns-label": match.namespaceSelector`},
+			wantFailures: []string{`deny guardrail "by-ns-label": match.namespaceSelector`}},
+		{name: "a failing guardrail does not stop the others", guardrails: []*policyv1alpha1.Guardrail{
+			guardrail("a-conflict", conflictModule), withAction(guardrail("b-loop", loopModule), policyv1alpha1.EnforcementWarn), guardrail("public", publicModule),
+		}, req: match.Request{GroupKind: bucketGK, Namespace: "team-a", Operation: "CREATE"}, in: engine.Input{Object: public},
+			want: []string{"deny [public] Bucket team-a/logs: spec.publicAccess must be Blocked"},
+			wantFailures: []string{
+				`deny guardrail "a-conflict": a-conflict.rego:4: eval_conflict_error`,
+				`warn guardrail "b-loop" exceeded its limit of 100000 evaluation steps`,
+			}},
 		{name: "audit", guardrails: []*policyv1alpha1.Guardrail{onlyDelete, guardrail("public", publicModule)},
 			req: match.Request{GroupKind: bucketGK, Namespace: "team-a"}, in: engine.Input{Object: public},
 			want: []string{"deny [public] Bucket team-a/logs: spec.publicAccess must be Blocked"}},
@@ -427,15 +453,17 @@ func TestJudge(t *testing.T) {
 			for _, g := range tt.guardrails {
 				s.Put(mustCompile(t, g))
 			}
-			fs, err := s.Snapshot().Judge(context.Background(), tt.req, tt.in, tt.nsLabels)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Judge error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
+			fs, failures, err := s.Snapshot().Judge(context.Background(), tt.req, tt.in, tt.nsLabels)
 			if err != nil {
 				t.Fatalf("Judge: %v", err)
+			}
+			if len(failures) != len(tt.wantFailures) {
+				t.Fatalf("failures %+v, want %q", failures, tt.wantFailures)
+			}
+			for i, f := range failures {
+				if got := string(f.Action) + " " + f.Err.Error(); !strings.HasPrefix(got, tt.wantFailures[i]) {
+					t.Errorf("failure %d is %q, want it to start %q", i, got, tt.wantFailures[i])
+				}
 			}
 			var got []string
 			for _, f := range fs {
@@ -457,14 +485,14 @@ func TestJudgeCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	req := match.Request{GroupKind: bucketGK, Namespace: "team-a", Operation: "CREATE"}
-	_, err := s.Snapshot().Judge(ctx, req, engine.Input{Object: bucket(nil)}, nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Judge error = %v, want context.Canceled", err)
+	_, failures, err := s.Snapshot().Judge(ctx, req, engine.Input{Object: bucket(nil)}, nil)
+	if err != nil || len(failures) != 1 || !errors.Is(failures[0].Err, context.Canceled) || failures[0].Rego {
+		t.Fatalf("Judge = %v, %+v, want one failure for context.Canceled, not the Rego's", err, failures)
 	}
-	// Nothing matches: nothing is evaluated, so no error.
+	// Nothing matches: nothing is evaluated, so no failure.
 	req.GroupKind.Kind = "Queue"
-	if _, err := s.Snapshot().Judge(ctx, req, engine.Input{Object: bucket(nil)}, nil); err != nil {
-		t.Fatalf("Judge of an unmatched kind: %v", err)
+	if _, failures, err := s.Snapshot().Judge(ctx, req, engine.Input{Object: bucket(nil)}, nil); err != nil || len(failures) > 0 {
+		t.Fatalf("Judge of an unmatched kind: %v %v", err, failures)
 	}
 }
 
@@ -503,12 +531,12 @@ func TestStoreConcurrency(t *testing.T) {
 					errs <- fmt.Errorf("snapshot not sorted: %v", names(sn))
 					return
 				}
-				fs, err := sn.Judge(ctx, req, in, nil)
-				if err != nil {
+				fs, failures, err := sn.Judge(ctx, req, in, nil)
+				if err != nil || len(failures) > 0 {
 					if ctx.Err() != nil {
 						return
 					}
-					errs <- err
+					errs <- fmt.Errorf("%v %v", err, failures)
 					return
 				}
 				// Every entry of one snapshot judges, however the store changes.

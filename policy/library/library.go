@@ -6,6 +6,11 @@
 // package's Go tests) and README.md (what it checks, its parameters and an
 // example violation).
 //
+// Each module opens with an OPA METADATA block whose custom.controls lists
+// the benchmark and cloud controls (CIS, AWS Security Hub, AWS Config, AWS
+// Control Tower) the guardrail implements, so that the installed Guardrail's
+// spec.rego carries them; its README lists the same under "Controls:".
+//
 // A bucket-tls-only guardrail is deliberately absent: the Bucket API has no
 // field that says whether TLS is enforced (spec.labels are cloud-side tags,
 // and an annotation would be a promise the controller does not keep), so the
@@ -18,6 +23,8 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 //go:embed */*.rego */README.md
@@ -31,6 +38,10 @@ type Entry struct {
 	Module string
 	// Doc is the guardrail's README.md.
 	Doc string
+	// Controls are the benchmark and cloud controls the guardrail
+	// implements, from its METADATA custom.controls; none for most
+	// guardrails that are not security controls.
+	Controls []string
 }
 
 // All returns every built-in guardrail, sorted by name.
@@ -72,8 +83,43 @@ func entries(fsys fs.FS) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("guardrail %s: %w", name, err)
 		}
-		out = append(out, Entry{Name: name, Module: string(module), Doc: string(doc)})
+		controls, err := controlsOf(name, string(module))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Entry{Name: name, Module: string(module), Doc: string(doc), Controls: controls})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// controlsOf reads custom.controls from the package METADATA of a module.
+func controlsOf(name, module string) ([]string, error) {
+	mod, err := ast.ParseModuleWithOpts(name+".rego", module, ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+	if err != nil {
+		return nil, fmt.Errorf("guardrail %s: %w", name, err)
+	}
+	for _, a := range mod.Annotations {
+		if a.Scope != "package" {
+			continue
+		}
+		raw, ok := a.Custom["controls"]
+		if !ok {
+			break
+		}
+		list, ok := raw.([]any)
+		if !ok {
+			return nil, fmt.Errorf("guardrail %s: METADATA custom.controls is %T, want a list", name, raw)
+		}
+		controls := make([]string, 0, len(list))
+		for _, c := range list {
+			s, ok := c.(string)
+			if !ok {
+				return nil, fmt.Errorf("guardrail %s: METADATA custom.controls holds %T, want strings", name, c)
+			}
+			controls = append(controls, s)
+		}
+		return controls, nil
+	}
+	return nil, fmt.Errorf("guardrail %s: no METADATA custom.controls before the package", name)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,45 @@ func TestEveryEntryIsComplete(t *testing.T) {
 				t.Errorf("engine.Compile: %v", err)
 			}
 		})
+	}
+}
+
+// TestControlsMatchTheReadme checks that each README lists under
+// "Controls:" the controls of the module's METADATA, or says there are none.
+func TestControlsMatchTheReadme(t *testing.T) {
+	mapped := 0
+	for _, e := range All() {
+		t.Run(e.Name, func(t *testing.T) {
+			i := strings.Index(e.Doc, "\nControls:")
+			if i < 0 {
+				t.Fatal("README.md lacks a Controls: section")
+			}
+			section := e.Doc[i+len("\nControls:"):]
+			section = section[:strings.Index(section, "\nApplies to:")]
+			if len(e.Controls) == 0 {
+				if !strings.HasPrefix(section, " none") {
+					t.Errorf("the module maps no control, and the README does not say none: %q", section)
+				}
+				return
+			}
+			mapped++
+			// The list items, each joined from its wrapped lines.
+			var items []string
+			for _, line := range strings.Split(section, "\n") {
+				switch {
+				case strings.HasPrefix(line, "- "):
+					items = append(items, line[2:])
+				case strings.HasPrefix(line, "  ") && len(items) > 0:
+					items[len(items)-1] += " " + strings.TrimSpace(line)
+				}
+			}
+			if !slices.Equal(items, e.Controls) {
+				t.Errorf("README.md lists\n%q\nthe module's METADATA\n%q", items, e.Controls)
+			}
+		})
+	}
+	if mapped < 6 {
+		t.Errorf("%d guardrails map a control, want the security ones at least", mapped)
 	}
 }
 

@@ -82,6 +82,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*guardrails.Store, error) {
 	}
 	if err := mgr.Add(&audit.Auditor{
 		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
 		Store:        store,
 		ManagedKinds: opts.ManagedKinds,
 		Composites:   cat,

@@ -1,7 +1,11 @@
 // Package webhookconfig keeps the rules of the guardrail webhook in step
 // with the composite kinds: the generated configuration covers the managed
-// kinds, and each CompositeDefinition adds its own group and resource, so
-// that the API server sends composites to the guardrails too.
+// kinds, and each CompositeDefinition the operator serves adds its own
+// group and resource, so that the API server sends composites to the
+// guardrails too. A definition adds a rule only while the CustomResource
+// Definition of its kind is the one the operator created for it and
+// serves (see compositions/catalog): one that names an existing API never
+// sends that API's requests to the webhook.
 package webhookconfig
 
 import (
@@ -12,6 +16,8 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -44,19 +50,40 @@ type RulesSyncer struct {
 	Webhook string
 }
 
-// SetupWithManager runs the syncer when a CompositeDefinition or the
-// configuration changes.
+// SetupWithManager runs the syncer when a CompositeDefinition, the CRD of
+// a composite or the configuration changes.
 func (s *RulesSyncer) SetupWithManager(mgr ctrl.Manager) error {
 	one := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: s.Configuration}}}
 	})
+	// CRDs as metadata only: which definition controls them.
+	crds := &metav1.PartialObjectMetadata{}
+	crds.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("guardrail-webhook-rules").
 		Watches(&compositionsv1alpha1.CompositeDefinition{}, one).
+		Watches(crds, one, builder.WithPredicates(compositeCRD)).
 		Watches(&admissionregistrationv1.ValidatingWebhookConfiguration{}, one,
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == s.Configuration }),
 				predicate.Funcs{GenericFunc: func(event.GenericEvent) bool { return false }})).
 		Complete(s)
+}
+
+// compositeCRD passes the events of CRDs that a CompositeDefinition
+// controls, or controlled before the change.
+var compositeCRD = predicate.Funcs{
+	CreateFunc:  func(e event.CreateEvent) bool { return byDefinition(e.Object) },
+	DeleteFunc:  func(e event.DeleteEvent) bool { return byDefinition(e.Object) },
+	UpdateFunc:  func(e event.UpdateEvent) bool { return byDefinition(e.ObjectOld) || byDefinition(e.ObjectNew) },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
+func byDefinition(o client.Object) bool {
+	if o == nil {
+		return false
+	}
+	ref := metav1.GetControllerOf(o)
+	return ref != nil && ref.Kind == "CompositeDefinition"
 }
 
 // Reconcile rewrites the composite rules when they differ.

@@ -78,7 +78,11 @@ type GuardrailSpec struct {
 	// rego is a Rego module (Rego v1 syntax) defining a "violation" set
 	// rule whose elements are objects with a "msg" (and optionally a
 	// "field"). It sees input.object, input.oldObject, input.operation,
-	// input.userInfo and input.parameters.
+	// input.userInfo, input.namespace (the namespace's name and labels)
+	// and input.parameters, and nothing else: built-in functions that
+	// reach the network, files or the environment (http.send,
+	// net.lookup_ip_addr, opa.runtime, json.match_schema, ...) are
+	// refused, and each evaluation is bounded in steps, memory and time.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=65536
@@ -121,7 +125,9 @@ type AuditViolation struct {
 // GuardrailStatus reports whether the policy compiled and what the audit
 // found.
 type GuardrailStatus struct {
-	// conditions: Compiled (the Rego compiled and is enforced).
+	// conditions: Compiled (the Rego compiled and is enforced) and
+	// Audited (the last audit judged every resource the guardrail applies
+	// to; False when its Rego failed or exceeded a limit on some).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -1,3 +1,7 @@
+# METADATA
+# title: allowed-regions
+# custom:
+#   controls: []
 package stratus.guardrails.allowed_regions
 
 kinds := {"Bucket", "Database"}

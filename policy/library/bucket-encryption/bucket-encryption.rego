@@ -1,3 +1,10 @@
+# METADATA
+# title: bucket-encryption
+# custom:
+#   controls:
+#   - "AWS Config s3-bucket-server-side-encryption-enabled"
+#   - "AWS Security Hub S3.17, AWS Config s3-default-encryption-kms, AWS Control Tower CT.S3.PR.10 (with requireCustomerManaged: true)"
+#   - "CIS AWS Foundations Benchmark v1.5.0 2.1.1"
 package stratus.guardrails.bucket_encryption
 
 require_customer_managed := object.get(input, ["parameters", "requireCustomerManaged"], false)

@@ -25,3 +25,29 @@ test_allow_dev_unprotected if {
 test_allow_bucket if {
 	count(violation) == 0 with input as {"object": object.union(db("production", {}), {"kind": "Bucket"})}
 }
+
+unlabelled(spec) := {"kind": "Database", "metadata": {"name": "orders", "namespace": "shop"}, "spec": spec}
+
+namespace(env) := {"metadata": {"name": "shop", "labels": {"env": env}}}
+
+test_deny_label_removed_with_protection_off if {
+	vs := violation with input as {"operation": "UPDATE", "object": unlabelled({"deletionProtection": false}), "oldObject": db("production", {"deletionProtection": true})}
+	{v.field | some v in vs} == {"spec.deletionProtection", "metadata.labels.env"}
+}
+
+test_deny_label_removed if {
+	some v in violation with input as {"operation": "UPDATE", "object": unlabelled({"deletionProtection": true}), "oldObject": db("production", {"deletionProtection": true})}
+	v.field == "metadata.labels.env"
+}
+
+test_deny_production_namespace_without_label if {
+	count(violation) == 1 with input as {"object": unlabelled({}), "namespace": namespace("production")}
+}
+
+test_allow_label_kept if {
+	count(violation) == 0 with input as {"operation": "UPDATE", "object": db("production", {"deletionProtection": true}), "oldObject": db("production", {"deletionProtection": true})}
+}
+
+test_allow_dev_namespace if {
+	count(violation) == 0 with input as {"object": unlabelled({}), "namespace": namespace("dev")}
+}

@@ -1,3 +1,7 @@
+# METADATA
+# title: naming-convention
+# custom:
+#   controls: []
 package stratus.guardrails.naming_convention
 
 kinds := object.get(input, ["parameters", "kinds"], ["Bucket", "Database"])

@@ -25,3 +25,29 @@ test_allow_dev_delete if {
 test_allow_other_kind if {
 	count(violation) == 0 with input as {"object": obj("ProviderConfig", "production", {})}
 }
+
+unlabelled(kind, spec) := {"kind": kind, "metadata": {"name": "x", "namespace": "shop"}, "spec": spec}
+
+namespace(env) := {"metadata": {"name": "shop", "labels": {"env": env}}}
+
+test_deny_label_removed_with_delete_policy if {
+	vs := violation with input as {"operation": "UPDATE", "object": unlabelled("Bucket", {"deletionPolicy": "Delete"}), "oldObject": obj("Bucket", "production", {"deletionPolicy": "Orphan"})}
+	{v.field | some v in vs} == {"spec.deletionPolicy", "metadata.labels.env"}
+}
+
+test_deny_label_removed if {
+	some v in violation with input as {"operation": "UPDATE", "object": unlabelled("Database", {"deletionPolicy": "Orphan"}), "oldObject": obj("Database", "production", {"deletionPolicy": "Orphan"})}
+	v.field == "metadata.labels.env"
+}
+
+test_deny_production_namespace_without_label if {
+	count(violation) == 1 with input as {"object": unlabelled("Database", {}), "namespace": namespace("production")}
+}
+
+test_allow_label_kept if {
+	count(violation) == 0 with input as {"operation": "UPDATE", "object": obj("Bucket", "production", {"deletionPolicy": "Orphan"}), "oldObject": obj("Bucket", "production", {"deletionPolicy": "Orphan"})}
+}
+
+test_allow_dev_namespace if {
+	count(violation) == 0 with input as {"object": unlabelled("Bucket", {}), "namespace": namespace("dev")}
+}

@@ -1,3 +1,11 @@
+# METADATA
+# title: buckets-not-public
+# custom:
+#   controls:
+#   - "AWS Security Hub S3.8, AWS Config s3-bucket-level-public-access-prohibited"
+#   - "AWS Control Tower CT.S3.PR.1"
+#   - "CIS AWS Foundations Benchmark v3.0.0 2.1.4"
+#   - "CIS Google Cloud Platform Foundation Benchmark v3.0.0 5.1"
 package stratus.guardrails.buckets_not_public
 
 allow_annotation := "guardrails.stratus.dev/allow-public"

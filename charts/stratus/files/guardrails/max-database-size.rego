@@ -1,3 +1,7 @@
+# METADATA
+# title: max-database-size
+# custom:
+#   controls: []
 package stratus.guardrails.max_database_size
 
 order := {"Small": 1, "Medium": 2, "Large": 3, "XLarge": 4}

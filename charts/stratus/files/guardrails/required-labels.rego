@@ -1,3 +1,7 @@
+# METADATA
+# title: required-labels
+# custom:
+#   controls: []
 package stratus.guardrails.required_labels
 
 kinds := object.get(input, ["parameters", "kinds"], ["Bucket", "Database"])
