@@ -1,7 +1,12 @@
 // Package catalog answers, on every replica, which composite kinds exist and
 // how an instance of one renders: it compiles CompositeDefinitions read from
 // a cache, once per generation. The guardrail webhook and audit use it to
-// judge composites by what they would create.
+// judge composites by what they would create, and the webhook's rules
+// follow its kinds. A kind is a composite's only while the operator serves
+// it: its definition is Established and the CustomResourceDefinition of
+// the kind is the one the definition created, so that a definition naming
+// an API it does not serve (a built-in kind, another project's) never
+// makes the guardrails treat that API as a composite.
 package catalog
 
 import (
@@ -9,6 +14,9 @@ import (
 	"fmt"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -68,6 +76,12 @@ func (c *Catalog) Kinds(ctx context.Context) ([]Kind, error) {
 		if comp == nil || def.DeletionTimestamp != nil {
 			continue
 		}
+		if ok, err := c.served(ctx, def); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		kinds = append(kinds, Kind{
 			Definition:       def.Name,
 			GroupVersionKind: comp.GroupVersionKind(),
@@ -97,6 +111,32 @@ func (c *Catalog) Lookup(ctx context.Context, gk schema.GroupKind) (*render.Comp
 		}
 	}
 	return nil, nil
+}
+
+// conditionEstablished is the condition compositions/controller sets on a
+// definition whose kind it serves.
+const conditionEstablished = "Established"
+
+// crdKind is the kind of CustomResourceDefinitions, read as metadata only.
+var crdKind = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}
+
+// served reports whether the operator serves def's kind: def is
+// Established, and the CustomResourceDefinition of the kind exists and is
+// controlled by def, which the operator made it.
+func (c *Catalog) served(ctx context.Context, def *compositionsv1alpha1.CompositeDefinition) (bool, error) {
+	if !meta.IsStatusConditionTrue(def.Status.Conditions, conditionEstablished) {
+		return false, nil
+	}
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(crdKind)
+	err := c.reader.Get(ctx, client.ObjectKey{Name: def.Spec.Names.Plural + "." + def.Spec.Group}, crd)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read the CustomResourceDefinition of %s: %w", def.Name, err)
+	}
+	return metav1.IsControlledBy(crd, def), nil
 }
 
 // compile returns the composition of def's generation, compiling it the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -36,6 +37,19 @@ const (
 	ReasonEstablished       = "Established"
 	ReasonPending           = "Pending"
 	ReasonCannotServe       = "CannotServe"
+	// ReasonKindNotComposable: a resource is of a kind the platform team
+	// does not let compositions create (--composable-kinds).
+	ReasonKindNotComposable = "KindNotComposable"
+	// ReasonAPIConflict: the definition's group or kind collides with an
+	// API that exists, such as a CustomResourceDefinition it did not
+	// create.
+	ReasonAPIConflict = "APIConflict"
+	// ReasonNotPermitted: the operator's RBAC does not let it serve the
+	// composite.
+	ReasonNotPermitted = "NotPermitted"
+	// ReasonNotValid: the definition is not served because it is not
+	// valid.
+	ReasonNotValid = "NotValid"
 
 	// ConditionDeleting is True while a deleted definition waits for the
 	// instances of its kind to be deleted.
@@ -57,6 +71,10 @@ const DefinitionFinalizer = "compositions.stratus.dev/definition"
 // names.
 const maxBrokenListed = 3
 
+// notPermittedPollInterval is how often a definition the operator may not
+// serve checks its rights again: nothing tells when RBAC changes.
+const notPermittedPollInterval = 30 * time.Second
+
 // Event reasons of a CompositeDefinition.
 const (
 	reasonInvalidDefinition = "InvalidDefinition"
@@ -65,6 +83,9 @@ const (
 	reasonCannotServe       = "CannotServeComposite"
 	reasonBreakingChange    = "BreakingChange"
 	reasonDeletedCRD        = "DeletedCustomResourceDefinition"
+	reasonKindNotComposable = "KindNotComposable"
+	reasonAPIConflict       = "APIConflict"
+	reasonNotPermitted      = "NotPermitted"
 )
 
 // CategoryComposite is the kubectl category of every composite.
@@ -79,6 +100,12 @@ type definitionReconciler struct {
 	registry *registry
 	// reader lists instances and reads CRDs without caching them.
 	reader client.Reader
+	// mapper maps composed kinds to their resources and scopes.
+	mapper meta.RESTMapper
+	// groups lists the API groups the API server serves.
+	groups func() ([]string, error)
+	// composable are the kinds definitions may compose.
+	composable []schema.GroupKind
 }
 
 // Reconcile serves one CompositeDefinition and writes its status once at
@@ -131,20 +158,46 @@ func (r *definitionReconciler) reconcile(ctx context.Context, def *v1alpha1.Comp
 	if err != nil {
 		// The CRD and the instances keep what they have: the last valid
 		// version stays served.
-		r.setCondition(def, ConditionValid, metav1.ConditionFalse, ReasonInvalidDefinition, err.Error())
-		r.recorder.Eventf(def, nil, "Warning", reasonInvalidDefinition, "Compile", "%s", err.Error())
+		r.refuse(def, ReasonInvalidDefinition, reasonInvalidDefinition, err.Error())
 		return ctrl.Result{}, nil
+	}
+	tkinds, err := templateKinds(def)
+	if err != nil {
+		r.refuse(def, ReasonInvalidDefinition, reasonInvalidDefinition, err.Error())
+		return ctrl.Result{}, nil
+	}
+	if msg := notComposable(tkinds, r.composable); msg != "" {
+		r.refuse(def, ReasonKindNotComposable, reasonKindNotComposable, msg)
+		return ctrl.Result{}, nil
+	}
+	msg, err := scopeProblems(r.mapper, tkinds, comp.Namespaced())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if msg != "" {
+		// A kind may be missing until its CRD is installed.
+		r.refuse(def, ReasonInvalidDefinition, reasonInvalidDefinition, msg)
+		return ctrl.Result{RequeueAfter: breakingPollInterval}, nil
+	}
+	if msg, err := r.apiConflict(ctx, def); err != nil || msg != "" {
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		r.refuse(def, ReasonAPIConflict, reasonAPIConflict, msg)
+		// The other API may go away; nothing else tells.
+		return ctrl.Result{RequeueAfter: notPermittedPollInterval}, nil
 	}
 	kinds, err := composedKinds(def)
 	if err != nil {
-		r.setCondition(def, ConditionValid, metav1.ConditionFalse, ReasonInvalidDefinition, err.Error())
+		r.refuse(def, ReasonInvalidDefinition, reasonInvalidDefinition, err.Error())
 		return ctrl.Result{}, nil
 	}
 
 	// A new generation must not break the instances that exist: until it
 	// does not, the previous one stays served and the CRD unchanged.
 	prev := r.registry.lookup(comp.GroupVersionKind())
-	if prev == nil || prev.definition != def.Name || prev.generation != def.Generation {
+	changed := prev == nil || prev.definition != def.Name || prev.generation != def.Generation
+	if changed {
 		broken, err := r.breakingInstances(ctx, comp, prev)
 		if err != nil {
 			r.setCondition(def, ConditionValid, metav1.ConditionUnknown, ReasonBreakingChange, err.Error())
@@ -152,26 +205,42 @@ func (r *definitionReconciler) reconcile(ctx context.Context, def *v1alpha1.Comp
 		}
 		if len(broken) > 0 {
 			msg := breakingMessage(broken)
-			r.setCondition(def, ConditionValid, metav1.ConditionFalse, ReasonBreakingChange, msg)
-			r.recorder.Eventf(def, nil, "Warning", reasonBreakingChange, "Validate", "%s", msg)
+			r.refuse(def, ReasonBreakingChange, reasonBreakingChange, msg)
 			// Instances may be fixed meanwhile; nothing else tells.
 			return ctrl.Result{RequeueAfter: breakingPollInterval}, nil
 		}
 	}
-	r.setCondition(def, ConditionValid, metav1.ConditionTrue, ReasonValidDefinition, "every expression compiles and the resources form no cycle")
+	r.setCondition(def, ConditionValid, metav1.ConditionTrue, ReasonValidDefinition, "every expression compiles, the resources form no cycle, and every kind is one compositions may create")
 	def.Status.Order = comp.Order()
+
+	if changed {
+		needs, err := servingAccess(def, r.mapper, tkinds)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		msg, err := notPermitted(ctx, r.client, needs)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if msg != "" {
+			r.setCondition(def, ConditionEstablished, metav1.ConditionFalse, ReasonNotPermitted, msg)
+			r.recorder.Eventf(def, nil, "Warning", reasonNotPermitted, "Serve", "%s", msg)
+			return ctrl.Result{RequeueAfter: notPermittedPollInterval}, nil
+		}
+	}
 
 	crd, err := newCRD(def)
 	if err != nil {
 		r.setCondition(def, ConditionEstablished, metav1.ConditionFalse, ReasonCannotServe, err.Error())
 		return ctrl.Result{}, nil
 	}
-	want := crd.Spec
-	op, err := controllerutil.CreateOrUpdate(ctx, r.client, crd, func() error {
-		crd.Spec = want
-		return controllerutil.SetControllerReference(def, crd, r.scheme)
-	})
-	if err != nil {
+	crd, op, err := r.applyCRD(ctx, def, crd)
+	var taken *crdTakenError
+	switch {
+	case errors.As(err, &taken):
+		r.refuse(def, ReasonAPIConflict, reasonAPIConflict, taken.Error())
+		return ctrl.Result{RequeueAfter: notPermittedPollInterval}, nil
+	case err != nil:
 		err = fmt.Errorf("cannot apply the CustomResourceDefinition %s: %w", crd.Name, err)
 		r.setCondition(def, ConditionEstablished, metav1.ConditionFalse, ReasonCannotServe, err.Error())
 		r.recorder.Eventf(def, nil, "Warning", reasonCannotApplyCRD, "Apply", "%s", err.Error())
@@ -182,7 +251,11 @@ func (r *definitionReconciler) reconcile(ctx context.Context, def *v1alpha1.Comp
 		r.recorder.Eventf(def, nil, "Normal", reasonAppliedCRD, "Apply", "%s CustomResourceDefinition %s", op, crd.Name)
 	}
 	if !established(crd) {
-		r.setCondition(def, ConditionEstablished, metav1.ConditionFalse, ReasonPending, fmt.Sprintf("waiting for the CustomResourceDefinition %s to be established", crd.Name))
+		msg := fmt.Sprintf("waiting for the CustomResourceDefinition %s to be established", crd.Name)
+		if c := crdCondition(crd, apiextv1.NamesAccepted); c != nil && c.Status == apiextv1.ConditionFalse {
+			msg += ": " + c.Message
+		}
+		r.setCondition(def, ConditionEstablished, metav1.ConditionFalse, ReasonPending, msg)
 		return ctrl.Result{RequeueAfter: establishPollInterval}, nil
 	}
 	s := &served{definition: def.Name, generation: def.Generation, composition: comp, kinds: kinds}
@@ -194,6 +267,75 @@ func (r *definitionReconciler) reconcile(ctx context.Context, def *v1alpha1.Comp
 	}
 	r.setCondition(def, ConditionEstablished, metav1.ConditionTrue, ReasonEstablished, fmt.Sprintf("%s is served", comp.GroupVersionKind()))
 	return ctrl.Result{}, nil
+}
+
+// refuse reports that the definition's generation is not valid. A
+// previous generation that is served stays served; otherwise the
+// definition is not Established.
+func (r *definitionReconciler) refuse(def *v1alpha1.CompositeDefinition, reason, eventReason, msg string) {
+	r.setCondition(def, ConditionValid, metav1.ConditionFalse, reason, msg)
+	r.recorder.Eventf(def, nil, "Warning", eventReason, "Validate", "%s", msg)
+	if r.registry.serves(def.Name) {
+		return
+	}
+	r.setCondition(def, ConditionEstablished, metav1.ConditionFalse, ReasonNotValid, "not served: the definition is not valid")
+}
+
+// apiConflict says how the definition's API collides with one that
+// exists, or "".
+func (r *definitionReconciler) apiConflict(ctx context.Context, def *v1alpha1.CompositeDefinition) (string, error) {
+	if why := reservedGroup(def.Spec.Group); why != "" {
+		return why, nil
+	}
+	groups, err := r.groups()
+	if err != nil {
+		return "", fmt.Errorf("cannot list the API groups: %w", err)
+	}
+	crds := &apiextv1.CustomResourceDefinitionList{}
+	if err := r.client.List(ctx, crds); err != nil {
+		return "", fmt.Errorf("cannot list the CustomResourceDefinitions: %w", err)
+	}
+	return apiConflict(def, groups, crds.Items), nil
+}
+
+// crdTakenError: the CRD of a definition's kind exists and the definition
+// does not control it.
+type crdTakenError struct{ name string }
+
+func (e *crdTakenError) Error() string {
+	return fmt.Sprintf("the CustomResourceDefinition %s exists and this definition did not create it: a definition never takes over an API; choose another group or plural", e.name)
+}
+
+// applyCRD creates want, the CRD of def, or updates the one def controls.
+// A CRD of that name that def does not control is never changed: the
+// error is a *crdTakenError.
+func (r *definitionReconciler) applyCRD(ctx context.Context, def *v1alpha1.CompositeDefinition, want *apiextv1.CustomResourceDefinition) (*apiextv1.CustomResourceDefinition, controllerutil.OperationResult, error) {
+	got := &apiextv1.CustomResourceDefinition{}
+	err := r.client.Get(ctx, client.ObjectKeyFromObject(want), got)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := controllerutil.SetControllerReference(def, want, r.scheme); err != nil {
+			return want, controllerutil.OperationResultNone, err
+		}
+		// Create fails if a CRD of that name appeared meanwhile.
+		if err := r.client.Create(ctx, want); err != nil {
+			return want, controllerutil.OperationResultNone, err
+		}
+		return want, controllerutil.OperationResultCreated, nil
+	case err != nil:
+		return want, controllerutil.OperationResultNone, err
+	case !metav1.IsControlledBy(got, def):
+		return got, controllerutil.OperationResultNone, &crdTakenError{name: want.Name}
+	case equality.Semantic.DeepEqual(got.Spec, want.Spec):
+		return got, controllerutil.OperationResultNone, nil
+	}
+	// The update carries the resourceVersion read, so it changes the CRD
+	// only as read: still controlled by def.
+	got.Spec = want.Spec
+	if err := r.client.Update(ctx, got); err != nil {
+		return got, controllerutil.OperationResultNone, err
+	}
+	return got, controllerutil.OperationResultUpdated, nil
 }
 
 // brokenInstance is an instance a new composition would break.
@@ -279,37 +421,37 @@ func (r *definitionReconciler) reconcileDelete(ctx context.Context, def *v1alpha
 	if s := r.registry.lookup(gvk); s != nil && s.definition == def.Name {
 		gvk = s.composition.GroupVersionKind()
 	}
-	items, err := r.instances(ctx, gvk)
-	if err != nil {
-		r.setCondition(def, ConditionDeleting, metav1.ConditionTrue, ReasonInstancesExist, err.Error())
-		return ctrl.Result{}, false, err
-	}
-	if n := len(items); n > 0 {
-		msg := fmt.Sprintf("%d instances still exist; delete them first", n)
-		if n == 1 {
-			msg = "1 instance still exists; delete it first"
-		}
-		r.setCondition(def, ConditionDeleting, metav1.ConditionTrue, ReasonInstancesExist, msg)
-		return ctrl.Result{RequeueAfter: deletePollInterval}, false, nil
-	}
-
 	crd := &apiextv1.CustomResourceDefinition{}
 	name := def.Spec.Names.Plural + "." + def.Spec.Group
-	err = r.reader.Get(ctx, client.ObjectKey{Name: name}, crd)
+	err := r.reader.Get(ctx, client.ObjectKey{Name: name}, crd)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return ctrl.Result{}, false, fmt.Errorf("cannot read the CustomResourceDefinition %s: %w", name, err)
 	case !metav1.IsControlledBy(crd, def):
-		// Not ours: leave it.
-	default:
-		if crd.DeletionTimestamp == nil {
-			if err := r.client.Delete(ctx, crd, client.Preconditions{UID: &crd.UID}); client.IgnoreNotFound(err) != nil {
-				return ctrl.Result{}, false, fmt.Errorf("cannot delete the CustomResourceDefinition %s: %w", name, err)
-			}
-			log.Info("deleted the CustomResourceDefinition", "crd", name)
-			r.recorder.Eventf(def, nil, "Normal", reasonDeletedCRD, "Delete", "deleted CustomResourceDefinition %s", name)
+		// Not ours: leave it, and its objects, which are not instances of
+		// this definition.
+	case crd.DeletionTimestamp == nil:
+		items, err := r.instances(ctx, gvk)
+		if err != nil {
+			r.setCondition(def, ConditionDeleting, metav1.ConditionTrue, ReasonInstancesExist, err.Error())
+			return ctrl.Result{}, false, err
 		}
+		if n := len(items); n > 0 {
+			msg := fmt.Sprintf("%d instances still exist; delete them first", n)
+			if n == 1 {
+				msg = "1 instance still exists; delete it first"
+			}
+			r.setCondition(def, ConditionDeleting, metav1.ConditionTrue, ReasonInstancesExist, msg)
+			return ctrl.Result{RequeueAfter: deletePollInterval}, false, nil
+		}
+		if err := r.client.Delete(ctx, crd, client.Preconditions{UID: &crd.UID}); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, false, fmt.Errorf("cannot delete the CustomResourceDefinition %s: %w", name, err)
+		}
+		log.Info("deleted the CustomResourceDefinition", "crd", name)
+		r.recorder.Eventf(def, nil, "Normal", reasonDeletedCRD, "Delete", "deleted CustomResourceDefinition %s", name)
+		fallthrough
+	default:
 		// Instances created meanwhile are still served, so that their
 		// finalizers run while the API server deletes them.
 		r.setCondition(def, ConditionDeleting, metav1.ConditionTrue, ReasonDeletingCRD, fmt.Sprintf("waiting for the CustomResourceDefinition %s to be deleted", name))
@@ -338,12 +480,17 @@ func (r *definitionReconciler) setCondition(def *v1alpha1.CompositeDefinition, t
 }
 
 func established(crd *apiextv1.CustomResourceDefinition) bool {
-	for _, c := range crd.Status.Conditions {
-		if c.Type == apiextv1.Established && c.Status == apiextv1.ConditionTrue {
-			return true
+	c := crdCondition(crd, apiextv1.Established)
+	return c != nil && c.Status == apiextv1.ConditionTrue
+}
+
+func crdCondition(crd *apiextv1.CustomResourceDefinition, typ apiextv1.CustomResourceDefinitionConditionType) *apiextv1.CustomResourceDefinitionCondition {
+	for i := range crd.Status.Conditions {
+		if crd.Status.Conditions[i].Type == typ {
+			return &crd.Status.Conditions[i]
 		}
 	}
-	return false
+	return nil
 }
 
 // composedKinds returns the kinds of a definition's templates.
@@ -385,6 +532,23 @@ func newCRD(def *v1alpha1.CompositeDefinition) (*apiextv1.CustomResourceDefiniti
 		status.Properties = map[string]apiextv1.JSONSchemaProps{}
 	}
 	status.Properties["observedGeneration"] = apiextv1.JSONSchemaProps{Type: "integer", Format: "int64"}
+	status.Properties[render.StatusComposedResources] = apiextv1.JSONSchemaProps{
+		Type:        "array",
+		Description: "composedResources are the resources the instance created, which alone it manages.",
+		XListType:   ptr.To("atomic"),
+		Items: &apiextv1.JSONSchemaPropsOrArray{Schema: &apiextv1.JSONSchemaProps{
+			Type:     "object",
+			Required: []string{"resource", "apiVersion", "kind", "name", "uid"},
+			Properties: map[string]apiextv1.JSONSchemaProps{
+				"resource":   {Type: "string"},
+				"apiVersion": {Type: "string"},
+				"kind":       {Type: "string"},
+				"namespace":  {Type: "string"},
+				"name":       {Type: "string"},
+				"uid":        {Type: "string"},
+			},
+		}},
+	}
 	status.Properties["conditions"] = apiextv1.JSONSchemaProps{
 		Type:         "array",
 		XListType:    ptr.To("map"),

@@ -2,12 +2,15 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -18,7 +21,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/csaupgrade"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -35,6 +40,11 @@ const Finalizer = "compositions.stratus.dev/composite"
 // FieldOwner is the field manager of the composed resources.
 const FieldOwner = "stratus-composite"
 
+// AnnotationApplied holds a digest of what the operator last applied to a
+// composed resource, so that a change that only drops fields is applied
+// too: the resource still holds every field of the new rendering.
+const AnnotationApplied = "compositions.stratus.dev/applied"
+
 // ConnectionSecretSuffix names an instance's connection Secret after it.
 const ConnectionSecretSuffix = "-connection"
 
@@ -43,7 +53,14 @@ const (
 	ReasonWaiting      = "WaitingForResources"
 	ReasonRenderFailed = "RenderFailed"
 	ReasonNotServed    = "DefinitionNotServed"
+	// ReasonComposedResourceConflict: a resource the instance would
+	// compose exists and is not the instance's; it is left alone.
+	ReasonComposedResourceConflict = "ComposedResourceConflict"
 )
+
+// readTimeout bounds a read of the composed resources from their cache,
+// which waits for the cache of a kind to fill.
+const readTimeout = 30 * time.Second
 
 // Event reasons of an instance.
 const (
@@ -54,6 +71,7 @@ const (
 	reasonCannotDelete              = "CannotDeleteComposedResource"
 	reasonCannotPublishConnection   = "CannotPublishConnectionDetails"
 	reasonCannotObserveComposedKind = "CannotObserveComposedResources"
+	reasonComposedResourceConflict  = "ComposedResourceConflict"
 )
 
 // instanceReconciler reconciles the instances of one composite.
@@ -61,9 +79,19 @@ type instanceReconciler struct {
 	gvk      schema.GroupVersionKind
 	registry *registry
 	client   client.Client
-	// reader reads Secrets without caching them.
+	// instances reads the instances from the manager's cache.
+	instances client.Reader
+	// children reads the composed resources from their cache, which holds
+	// only objects labeled as composed.
+	children client.Reader
+	// reader reads Secrets, and objects the caches do not hold, from the
+	// API server.
 	reader   client.Reader
 	recorder events.EventRecorder
+	// created remembers the resources created until the status records
+	// them; waits holds the backoff of instances that wait.
+	created pendingRecords
+	waits   waits
 }
 
 // Reconcile composes one instance, or deletes what it is made of, and
@@ -75,7 +103,7 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(r.gvk)
-	if err := r.client.Get(ctx, req.NamespacedName, u); err != nil {
+	if err := r.instances.Get(ctx, req.NamespacedName, u); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := r.registry.lookup(r.gvk)
@@ -88,6 +116,11 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	before, _, _ := unstructured.NestedFieldCopy(u.Object, "status")
 	st := &instanceStatus{}
 	st.conditions, _ = conditionsOf(u)
+	recorded, legacy := recordOf(u)
+	st.record = r.created.merge(u.GetUID(), recorded)
+	// A namespaced instance, or one reconciled before the operator kept
+	// records, trusts the resources it controls.
+	st.trustControlled = s.composition.Namespaced() || u.GetNamespace() != "" || legacy
 
 	var (
 		result ctrl.Result
@@ -100,6 +133,8 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		result, err = r.reconcileNormal(ctx, u, s, st)
 	}
 	if gone {
+		r.created.forget(u.GetUID())
+		r.waits.done(u.GetUID())
 		return result, err
 	}
 	after, werr := st.object(u.GetGeneration())
@@ -124,6 +159,11 @@ type instanceStatus struct {
 	// previous ones stay.
 	keep     bool
 	previous map[string]any
+	// record are the resources the instance created.
+	record *record
+	// trustControlled is true when the instance accepts as its own every
+	// resource it controls, not only those it recorded.
+	trustControlled bool
 }
 
 func (s *instanceStatus) set(typ string, status metav1.ConditionStatus, reason, msg string, gen int64) {
@@ -140,6 +180,9 @@ func (s *instanceStatus) object(gen int64) (map[string]any, error) {
 	}
 	out["conditions"] = s.conditions
 	out["observedGeneration"] = gen
+	if s.record != nil {
+		out[render.StatusComposedResources] = s.record.sorted()
+	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, err
@@ -171,6 +214,7 @@ func (r *instanceReconciler) reconcileNormal(ctx context.Context, u *unstructure
 	st.previous, _, _ = unstructured.NestedMap(u.Object, "status")
 	delete(st.previous, "conditions")
 	delete(st.previous, "observedGeneration")
+	delete(st.previous, render.StatusComposedResources)
 
 	fail := func(reason string, err error) (ctrl.Result, error) {
 		st.set(stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonReconcileError, err.Error(), gen)
@@ -181,11 +225,14 @@ func (r *instanceReconciler) reconcileNormal(ctx context.Context, u *unstructure
 	if !controllerutil.ContainsFinalizer(u, Finalizer) {
 		controllerutil.AddFinalizer(u, Finalizer)
 		if err := r.client.Update(ctx, u); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{Requeue: true}, nil
+			}
 			return ctrl.Result{}, fmt.Errorf("cannot add the finalizer to %s %s: %w", r.gvk.Kind, u.GetName(), err)
 		}
 	}
 
-	observed, err := r.observe(ctx, u, s)
+	observed, err := r.observe(ctx, u, s, st)
 	if err != nil {
 		return fail(reasonCannotObserveComposedKind, err)
 	}
@@ -196,48 +243,53 @@ func (r *instanceReconciler) reconcileNormal(ctx context.Context, u *unstructure
 		st.set(stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonRenderFailed, err.Error(), gen)
 		st.set(stratusv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonRenderFailed, "cannot render the composed resources", gen)
 		r.recorder.Eventf(u, nil, corev1.EventTypeWarning, reasonCannotRender, "Render", "%s", err.Error())
-		return ctrl.Result{RequeueAfter: pendingPollInterval}, nil
+		return ctrl.Result{RequeueAfter: r.waits.next(u.GetUID(), fmt.Sprintf("%d render %s", gen, err))}, nil
 	}
 
 	owner := metav1.OwnerReference{
 		APIVersion: r.gvk.GroupVersion().String(), Kind: r.gvk.Kind, Name: u.GetName(), UID: u.GetUID(),
 		Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 	}
-	composed := map[string]bool{}
+	// keep are the resources that stay: those rendered, and all those of
+	// a resource that is pending or could not be applied.
+	keep := map[identity]bool{}
+	pending := map[string]bool{}
 	for _, p := range res.Pending {
-		composed[p.Name] = true
+		pending[p.Name] = true
 	}
+	var conflicts []conflict
 	for _, rr := range res.Resources {
-		composed[rr.Name] = true
 		obj := rr.Object
 		obj.SetOwnerReferences([]metav1.OwnerReference{owner})
-		existed := len(observed[rr.Name]) > 0
-		if len(observed[rr.Name]) == 1 && holds(observed[rr.Name][0].Object, obj.Object) {
-			// Already as rendered: an apply would change nothing, and at
-			// thousands of instances the no-op applies of every reconcile
-			// are most of the API server's work.
-			continue
+		if err := markApplied(obj); err != nil {
+			return fail(reasonCannotApply, fmt.Errorf("cannot apply %s (%s): %w", describe(obj), rr.Name, err))
 		}
-		if err := r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-			return fail(reasonCannotApply, fmt.Errorf("cannot apply %s %s (%s): %w", obj.GetKind(), obj.GetName(), rr.Name, err))
-		}
-		if !existed {
+		keep[identityOf(obj)] = true
+		created, clash, err := r.compose(ctx, u, rr.Name, obj, observed[rr.Name], st)
+		switch {
+		case err != nil:
+			return fail(reasonCannotApply, fmt.Errorf("cannot apply %s (%s): %w", describe(obj), rr.Name, err))
+		case clash != nil:
+			conflicts = append(conflicts, *clash)
+			pending[rr.Name] = true
+		case created:
 			log.Info("created a composed resource", "resource", rr.Name, "kind", obj.GetKind(), "name", obj.GetName())
 			r.recorder.Eventf(u, obj, corev1.EventTypeNormal, reasonCreatedComposedResource, "Create", "created %s %s (%s)", obj.GetKind(), obj.GetName(), rr.Name)
 		}
 	}
-	// Composed resources no longer composed: excluded, or removed from
-	// the definition.
-	for _, name := range slices.Sorted(maps.Keys(observed)) {
-		if composed[name] {
+	st.record.keepOnly(observed, keep)
+	// Composed resources no longer composed: excluded, removed from the
+	// definition, or renamed.
+	for _, name := range sortedNames(observed) {
+		if pending[name] {
 			continue
 		}
 		for _, obj := range observed[name] {
-			if obj.GetDeletionTimestamp() != nil {
+			if keep[identityOf(obj)] || obj.GetDeletionTimestamp() != nil {
 				continue
 			}
-			if err := r.client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
-				return fail(reasonCannotDelete, fmt.Errorf("cannot delete %s %s (%s): %w", obj.GetKind(), obj.GetName(), name, err))
+			if err := r.delete(ctx, obj, st); err != nil {
+				return fail(reasonCannotDelete, fmt.Errorf("cannot delete %s (%s): %w", describe(obj), name, err))
 			}
 			log.Info("deleted a composed resource that is no longer composed", "resource", name, "kind", obj.GetKind(), "name", obj.GetName())
 			r.recorder.Eventf(u, obj, corev1.EventTypeNormal, reasonDeletedComposedResource, "Delete", "deleted %s %s (%s): no longer composed", obj.GetKind(), obj.GetName(), name)
@@ -254,16 +306,140 @@ func (r *instanceReconciler) reconcileNormal(ctx context.Context, u *unstructure
 
 	st.keep = false
 	st.fields = res.Status
-	st.set(stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonReconcileSuccess, "the composed resources are applied", gen)
-	if res.Ready {
-		st.set(stratusv1alpha1.ConditionReady, metav1.ConditionTrue, stratusv1alpha1.ReasonAvailable, "every composed resource is ready", gen)
+	waiting := waitingFor(res)
+	if len(conflicts) > 0 {
+		msg := conflictMessage(r.gvk.Kind, u.GetName(), conflicts)
+		st.set(stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonComposedResourceConflict, msg, gen)
+		st.set(stratusv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonComposedResourceConflict, msg, gen)
+		for _, c := range conflicts {
+			r.recorder.Eventf(u, nil, corev1.EventTypeWarning, reasonComposedResourceConflict, "Apply", "%s (%s) exists and is not %s %s's: left alone", describe(c.obj), c.resource, r.gvk.Kind, u.GetName())
+		}
+		waiting = msg
 	} else {
-		st.set(stratusv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonWaiting, waitingFor(res), gen)
+		st.set(stratusv1alpha1.ConditionSynced, metav1.ConditionTrue, stratusv1alpha1.ReasonReconcileSuccess, "the composed resources are applied", gen)
+		if res.Ready {
+			st.set(stratusv1alpha1.ConditionReady, metav1.ConditionTrue, stratusv1alpha1.ReasonAvailable, "every composed resource is ready", gen)
+		} else {
+			st.set(stratusv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonWaiting, waiting, gen)
+		}
 	}
-	if !res.Ready || len(res.Pending) > 0 || !complete {
-		return ctrl.Result{RequeueAfter: pendingPollInterval}, nil
+	if !res.Ready || len(res.Pending) > 0 || !complete || len(conflicts) > 0 {
+		// Waiting for the same thing again and again, the instance is
+		// reconciled less and less often; its resources' events still
+		// reconcile it at once.
+		return ctrl.Result{RequeueAfter: r.waits.next(u.GetUID(), fmt.Sprintf("%d %t %s", gen, complete, waiting))}, nil
 	}
+	r.waits.done(u.GetUID())
 	return ctrl.Result{}, nil
+}
+
+// compose applies obj, the resource name of instance u, with server-side
+// apply, without ever taking over an object that is not u's: current are
+// u's resources of that name as observed. An object u has not composed is
+// created, which fails if one of that name exists; an object it has is
+// applied with its UID, which fails if it was replaced meanwhile. created
+// is true when obj was created; clash is set when an object of that name
+// exists and is not u's, and is left alone.
+func (r *instanceReconciler) compose(ctx context.Context, u *unstructured.Unstructured, name string, obj *unstructured.Unstructured, current []*unstructured.Unstructured, st *instanceStatus) (created bool, clash *conflict, err error) {
+	var mine *unstructured.Unstructured
+	for _, o := range current {
+		if identityOf(o) == identityOf(obj) {
+			mine = o
+		}
+	}
+	if mine == nil {
+		err := r.create(ctx, obj)
+		if err == nil {
+			ref := refOf(name, obj)
+			st.record.add(ref)
+			r.created.add(u.GetUID(), ref)
+			return true, nil, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return false, nil, err
+		}
+		// It exists: it is u's only if the cache did not hold it yet.
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(obj.GroupVersionKind())
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
+			return false, nil, err
+		}
+		if !owns(u, live, st.record, st.trustControlled) {
+			return false, &conflict{resource: name, obj: live}, nil
+		}
+		mine = live
+	} else if holds(mine.Object, obj.Object) {
+		// Already as rendered: an apply would change nothing, and at
+		// thousands of instances the no-op applies of every reconcile
+		// are most of the API server's work.
+		return false, nil, nil
+	}
+	// The UID makes the apply fail rather than change another object of
+	// the same name.
+	obj.SetUID(mine.GetUID())
+	return false, nil, r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// markApplied sets AnnotationApplied of obj to a digest of obj.
+func markApplied(obj *unstructured.Unstructured) error {
+	b, err := json.Marshal(obj.Object)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationApplied] = hex.EncodeToString(sum[:16])
+	obj.SetAnnotations(ann)
+	return nil
+}
+
+// create creates obj, which fails if an object of its name exists, and
+// makes its fields owned by an apply of FieldOwner, as if it had been
+// applied: a create records them as an update, whose fields a later apply
+// that drops them would not remove.
+func (r *instanceReconciler) create(ctx context.Context, obj *unstructured.Unstructured) error {
+	if err := r.client.Create(ctx, obj, client.FieldOwner(FieldOwner)); err != nil {
+		return err
+	}
+	cur := obj.DeepCopy()
+	for attempt := 0; ; attempt++ {
+		patch, err := csaupgrade.UpgradeManagedFieldsPatch(cur, sets.New(FieldOwner), FieldOwner)
+		if err != nil || patch == nil {
+			return err
+		}
+		// The patch replaces the resourceVersion read, so it fails if the
+		// object changed meanwhile (its controller's first write).
+		err = r.client.Patch(ctx, cur, client.RawPatch(types.JSONPatchType, patch))
+		if err == nil || !apierrors.IsConflict(err) || attempt == 4 {
+			if err != nil {
+				return fmt.Errorf("created, but cannot make its fields applied: %w", err)
+			}
+			return nil
+		}
+		cur = &unstructured.Unstructured{}
+		cur.SetGroupVersionKind(obj.GroupVersionKind())
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil || cur.GetUID() != obj.GetUID() {
+			return client.IgnoreNotFound(err)
+		}
+	}
+}
+
+// delete deletes obj, one of the instance's composed resources, unless it
+// was replaced meanwhile.
+func (r *instanceReconciler) delete(ctx context.Context, obj *unstructured.Unstructured, st *instanceStatus) error {
+	uid := obj.GetUID()
+	err := r.client.Delete(ctx, obj, client.Preconditions{UID: &uid})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		// Gone, or replaced by an object that is not the instance's.
+		err = nil
+	}
+	if err == nil {
+		st.record.remove(uid)
+	}
+	return err
 }
 
 // waitingFor says what an instance that is not ready waits for.
@@ -363,7 +539,8 @@ func (r *instanceReconciler) reconcileDelete(ctx context.Context, u *unstructure
 	if !controllerutil.ContainsFinalizer(u, Finalizer) {
 		return ctrl.Result{}, true, nil
 	}
-	observed, err := r.observe(ctx, u, s)
+	delete(st.previous, render.StatusComposedResources)
+	observed, err := r.observe(ctx, u, s, st)
 	if err != nil {
 		st.set(stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonReconcileError, err.Error(), gen)
 		return ctrl.Result{}, false, err
@@ -380,8 +557,8 @@ func (r *instanceReconciler) reconcileDelete(ctx context.Context, u *unstructure
 			if obj.GetDeletionTimestamp() != nil {
 				continue
 			}
-			if err := r.client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
-				err = fmt.Errorf("cannot delete %s %s (%s): %w", obj.GetKind(), obj.GetName(), name, err)
+			if err := r.delete(ctx, obj, st); err != nil {
+				err = fmt.Errorf("cannot delete %s (%s): %w", describe(obj), name, err)
 				st.set(stratusv1alpha1.ConditionSynced, metav1.ConditionFalse, stratusv1alpha1.ReasonReconcileError, err.Error(), gen)
 				r.recorder.Eventf(u, obj, corev1.EventTypeWarning, reasonCannotDelete, "Delete", "%s", err.Error())
 				return ctrl.Result{}, false, err
@@ -426,29 +603,69 @@ func (r *instanceReconciler) deletionOrder(s *served, observed map[string][]*uns
 	return append(stale, order...)
 }
 
-// observe lists the composed resources of an instance by resource name.
-func (r *instanceReconciler) observe(ctx context.Context, u *unstructured.Unstructured, s *served) (map[string][]*unstructured.Unstructured, error) {
+// observe lists the composed resources of an instance by resource name,
+// from their cache: those it owns (see owns).
+func (r *instanceReconciler) observe(ctx context.Context, u *unstructured.Unstructured, s *served, st *instanceStatus) (map[string][]*unstructured.Unstructured, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	observed := map[string][]*unstructured.Unstructured{}
 	opts := []client.ListOption{client.MatchingLabels{render.LabelComposite: u.GetName(), render.LabelDefinition: s.definition}}
 	if u.GetNamespace() != "" {
 		opts = append(opts, client.InNamespace(u.GetNamespace()))
 	}
 	for _, kind := range s.kinds {
+		if !cached(kind.GroupKind()) {
+			if err := r.observeRecorded(ctx, u, s, kind, st, observed); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(kind.GroupVersion().WithKind(kind.Kind + "List"))
-		if err := r.client.List(ctx, list, opts...); err != nil {
+		if err := r.children.List(ctx, list, opts...); err != nil {
 			return nil, fmt.Errorf("cannot list the %s composed by %s %s: %w", kind.Kind, r.gvk.Kind, u.GetName(), err)
 		}
 		for i := range list.Items {
 			obj := &list.Items[i]
-			if ref := metav1.GetControllerOf(obj); ref != nil && ref.UID != u.GetUID() {
+			if !owns(u, obj, st.record, st.trustControlled) {
 				continue
 			}
 			name := obj.GetLabels()[render.LabelResource]
 			observed[name] = append(observed[name], obj)
+			// What it owns, the record holds: that of an instance
+			// reconciled before records were kept is filled so.
+			st.record.add(refOf(name, obj))
 		}
 	}
 	return observed, nil
+}
+
+// observeRecorded reads, by name, the resources of a kind that is not
+// cached that the instance's record holds, and adds those it owns to
+// observed.
+func (r *instanceReconciler) observeRecorded(ctx context.Context, u *unstructured.Unstructured, s *served, kind schema.GroupVersionKind, st *instanceStatus, observed map[string][]*unstructured.Unstructured) error {
+	for _, ref := range st.record.refs {
+		if ref.identity().group != kind.Group || ref.Kind != kind.Kind || (u.GetNamespace() != "" && ref.Namespace != u.GetNamespace()) {
+			continue
+		}
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(kind)
+		err := r.reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, obj)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cannot read the %s %s composed by %s %s: %w", kind.Kind, ref.Name, r.gvk.Kind, u.GetName(), err)
+		}
+		l := obj.GetLabels()
+		if l[render.LabelComposite] != u.GetName() || l[render.LabelDefinition] != s.definition || !owns(u, obj, st.record, st.trustControlled) {
+			continue
+		}
+		// As the cache holds objects.
+		obj.SetManagedFields(nil)
+		observed[l[render.LabelResource]] = append(observed[l[render.LabelResource]], obj)
+	}
+	return nil
 }
 
 // byName returns the first observed resource of each name, as Render

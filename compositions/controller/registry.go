@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -46,6 +47,8 @@ type instanceController struct {
 // and the instance controllers started in the running manager.
 type registry struct {
 	mgr ctrl.Manager
+	// children caches the composed resources.
+	children cache.Cache
 
 	// served maps a schema.GroupVersionKind to its *served. Instance
 	// reconcilers look it up at each reconcile, so that a changed
@@ -59,11 +62,10 @@ type registry struct {
 	started map[schema.GroupVersionKind]*instanceController
 }
 
-func newRegistry(mgr ctrl.Manager) *registry {
-	return &registry{mgr: mgr, started: map[schema.GroupVersionKind]*instanceController{}}
+func newRegistry(mgr ctrl.Manager, children cache.Cache) *registry {
+	return &registry{mgr: mgr, children: children, started: map[schema.GroupVersionKind]*instanceController{}}
 }
 
-// lookup returns what serves gvk, or nil.
 // retired reports whether the definition of gvk was deleted and the kind
 // is no longer served: its instances are left alone.
 func (r *registry) retired(gvk schema.GroupVersionKind) bool {
@@ -84,6 +86,17 @@ func (r *registry) unserve(gvk schema.GroupVersionKind, definition string) {
 	r.gone.Store(gvk, struct{}{})
 }
 
+// serves reports whether a generation of the named definition is served.
+func (r *registry) serves(definition string) bool {
+	found := false
+	r.served.Range(func(_, v any) bool {
+		found = v.(*served).definition == definition
+		return !found
+	})
+	return found
+}
+
+// lookup returns what serves gvk, or nil.
 func (r *registry) lookup(gvk schema.GroupVersionKind) *served {
 	v, ok := r.served.Load(gvk)
 	if !ok {
@@ -121,14 +134,14 @@ func (r *registry) serve(ctx context.Context, s *served) error {
 		r.started[gvk] = ic
 	}
 	for _, kind := range s.kinds {
-		if ic.watched[kind] {
+		if ic.watched[kind] || !cached(kind.GroupKind()) {
 			continue
 		}
 		child := &unstructured.Unstructured{}
 		child.SetGroupVersionKind(kind)
 		owner := &unstructured.Unstructured{}
 		owner.SetGroupVersionKind(gvk)
-		src := source.Kind(r.mgr.GetCache(), child,
+		src := source.Kind(r.children, child,
 			handler.TypedEnqueueRequestForOwner[*unstructured.Unstructured](r.mgr.GetScheme(), r.mgr.GetRESTMapper(), owner, handler.OnlyControllerOwner()))
 		if err := ic.ctrl.Watch(src); err != nil {
 			return fmt.Errorf("watch %s composed by %s: %w", kind.Kind, gvk.Kind, err)
@@ -144,11 +157,13 @@ func (r *registry) serve(ctx context.Context, s *served) error {
 // start starts a controller of the instances of gvk in the manager.
 func (r *registry) start(gvk schema.GroupVersionKind) (*instanceController, error) {
 	rec := &instanceReconciler{
-		gvk:      gvk,
-		registry: r,
-		client:   r.mgr.GetClient(),
-		reader:   r.mgr.GetAPIReader(),
-		recorder: r.mgr.GetEventRecorder("stratus-composite"),
+		gvk:       gvk,
+		registry:  r,
+		client:    r.mgr.GetClient(),
+		instances: r.mgr.GetCache(),
+		children:  r.children,
+		reader:    r.mgr.GetAPIReader(),
+		recorder:  r.mgr.GetEventRecorder("stratus-composite"),
 	}
 	name := "composite-" + strings.ToLower(gvk.Kind) + "-" + strings.ReplaceAll(gvk.Group, ".", "-")
 	c, err := controller.New(name, r.mgr, controller.Options{

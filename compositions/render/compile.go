@@ -30,8 +30,12 @@ const (
 // composed resource's connection Secret.
 const secretPrefix = "secret:"
 
+// StatusComposedResources is the status field in which the composite
+// controller records the resources an instance created.
+const StatusComposedResources = "composedResources"
+
 // reservedStatusFields are status fields the composite controller writes.
-var reservedStatusFields = []string{"conditions", "observedGeneration"}
+var reservedStatusFields = []string{"conditions", "observedGeneration", StatusComposedResources}
 
 var (
 	resourceName = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
@@ -185,7 +189,7 @@ func Compile(def *v1alpha1.CompositeDefinition) (*Composition, error) {
 
 	// Resources.
 	for i, r := range def.Spec.Resources {
-		cr, rerrs := compileResource(i, r, compileEnv{env: env, resources: names, self: r.Name}, compileEnv{env: readyEnv, self: r.Name})
+		cr, rerrs := compileResource(i, r, c.namespaced, compileEnv{env: env, resources: names, self: r.Name}, compileEnv{env: readyEnv, self: r.Name})
 		errs = append(errs, rerrs...)
 		c.resources = append(c.resources, cr)
 	}
@@ -211,8 +215,8 @@ func Compile(def *v1alpha1.CompositeDefinition) (*Composition, error) {
 }
 
 // compileResource compiles the template, includeWhen and readyWhen of
-// resource i.
-func compileResource(i int, r v1alpha1.ComposedResource, env, readyEnv compileEnv) (*composedResource, []error) {
+// resource i of a namespaced composite or not.
+func compileResource(i int, r v1alpha1.ComposedResource, namespaced bool, env, readyEnv compileEnv) (*composedResource, []error) {
 	path := fmt.Sprintf("resources[%d] (%s)", i, r.Name)
 	cr := &composedResource{index: i, name: r.Name}
 	var errs []error
@@ -238,7 +242,9 @@ func compileResource(i int, r v1alpha1.ComposedResource, env, readyEnv compileEn
 		}
 	}
 	if md, ok := m["metadata"]; ok {
-		if _, ok := md.(map[string]any); !ok {
+		if md, ok := md.(map[string]any); ok {
+			errs = append(errs, checkMetadata(path, md, namespaced)...)
+		} else {
 			errs = append(errs, fieldErr(path+" template .metadata", "must be an object"))
 		}
 	}
@@ -272,6 +278,11 @@ func compileResource(i int, r v1alpha1.ComposedResource, env, readyEnv compileEn
 				failed = true
 				continue
 			}
+			if f.whole && isMetadataString(fp) && !isString(x.out) {
+				errs = append(errs, fieldErr(fpath, "${%s} is a %s, and this field is a string: convert it with string()", seg.text, typeName(x.out)))
+				failed = true
+				continue
+			}
 			f.exprs = append(f.exprs, x)
 			cr.deps = appendNew(cr.deps, x.deps...)
 		}
@@ -297,6 +308,80 @@ func compileResource(i int, r v1alpha1.ComposedResource, env, readyEnv compileEn
 	}
 	slices.Sort(cr.deps)
 	return cr, errs
+}
+
+// checkMetadata checks the metadata of a template as far as it is known
+// before rendering: a namespaced composite's children are in its namespace,
+// so its templates set no other; label and annotation keys are valid, and
+// label values without expressions too. Values with expressions are
+// checked once rendered.
+func checkMetadata(path string, md map[string]any, namespaced bool) []error {
+	var errs []error
+	if ns, ok := md["namespace"]; ok && namespaced && !isOwnNamespace(ns) {
+		errs = append(errs, fieldErr(path+" template .metadata.namespace", "the resources of a namespaced composite are in the composite's namespace: remove metadata.namespace"))
+	}
+	for _, k := range []string{"labels", "annotations"} {
+		v, ok := md[k]
+		if !ok {
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			errs = append(errs, fieldErr(path+" template .metadata."+k, "must be an object, not %s", jsonKind(v)))
+			continue
+		}
+		for _, key := range sortedKeys(m) {
+			fp := path + " template " + fieldPath{"metadata", k, key}.String()
+			if hasExpressions(key) {
+				// Reported by the walk of the template.
+				continue
+			}
+			if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
+				errs = append(errs, fieldErr(fp, "%q is not a valid %s key: %s", key, strings.TrimSuffix(k, "s"), strings.Join(msgs, "; ")))
+				continue
+			}
+			s, ok := m[key].(string)
+			if !ok {
+				errs = append(errs, fieldErr(fp, "must be a string, not %s", jsonKind(m[key])))
+				continue
+			}
+			if k == "labels" && !hasExpressions(s) {
+				if msgs := validation.IsValidLabelValue(s); len(msgs) > 0 {
+					errs = append(errs, fieldErr(fp, "%q is not a valid label value: %s", s, strings.Join(msgs, "; ")))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// isOwnNamespace reports whether a template's metadata.namespace v is the
+// composite's own: empty, or ${metadata.namespace}.
+func isOwnNamespace(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	if s == "" {
+		return true
+	}
+	segs, err := parseSegments(s)
+	return err == nil && len(segs) == 1 && segs[0].isExpr && segs[0].text == "metadata.namespace"
+}
+
+// isMetadataString reports whether the template field at p is a string of
+// the metadata: its name, namespace, or a label or annotation value.
+func isMetadataString(p fieldPath) bool {
+	if len(p) < 2 || p[0] != "metadata" {
+		return false
+	}
+	switch p[1] {
+	case "name", "namespace", "generateName":
+		return len(p) == 2
+	case "labels", "annotations":
+		return len(p) == 3
+	}
+	return false
 }
 
 // compileCondition compiles a bool expression.

@@ -43,6 +43,41 @@ func TestCompileErrors(t *testing.T) {
 			body:   resource(`uid: ${metadata.uid}`),
 			want:   "resources[0] (bucket) template .spec.uid: undefined field 'uid'",
 		},
+		"NamespaceOfNamespacedComposite": {
+			reason: "A namespaced composite's resources are in its namespace: a template cannot name another.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {namespace: kube-system}\n",
+			want:   "resources[0] (bucket) template .metadata.namespace: the resources of a namespaced composite are in the composite's namespace: remove metadata.namespace",
+		},
+		"TemplatedNamespaceOfNamespacedComposite": {
+			reason: "Nor compute one.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {namespace: '${spec.owner}'}\n",
+			want:   "resources[0] (bucket) template .metadata.namespace: the resources of a namespaced composite are in the composite's namespace: remove metadata.namespace",
+		},
+		"InvalidLabelKey": {
+			reason: "Label keys are checked when the definition is compiled.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {labels: {'a b': x}}\n",
+			want:   `resources[0] (bucket) template .metadata.labels["a b"]: "a b" is not a valid label key: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
+		},
+		"InvalidLiteralLabelValue": {
+			reason: "A label value without expressions is checked when the definition is compiled.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {labels: {team: 'Team A'}}\n",
+			want:   `resources[0] (bucket) template .metadata.labels.team: "Team A" is not a valid label value: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
+		},
+		"NonStringLabelExpression": {
+			reason: "A label value that is a whole expression must be a string.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {labels: {size: '${spec.size}'}}\n",
+			want:   "resources[0] (bucket) template .metadata.labels.size: ${spec.size} is a int, and this field is a string: convert it with string()",
+		},
+		"NonStringAnnotation": {
+			reason: "Annotation values are strings.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {annotations: {example.com/n: 3}}\n",
+			want:   `resources[0] (bucket) template .metadata.annotations["example.com/n"]: must be a string, not a number`,
+		},
+		"ReservedStatusField": {
+			reason: "status.composedResources is the controller's.",
+			body:   resource("region: x") + "status:\n  composedResources: spec.owner\n",
+			want:   "status.composedResources: composedResources is written by the composite controller",
+		},
 		"UnknownFieldInStatus": {
 			reason: "Status expressions are type-checked against the spec too.",
 			body:   resource("region: us-east-1") + "status:\n  host: spec.hots\n",

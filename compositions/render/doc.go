@@ -46,6 +46,19 @@
 // spec field that is neither set nor defaulted is an error where it is read:
 // test it with has(), or read it with spec.?field.orValue(default).
 //
+// # Metadata
+//
+// A rendered resource is named <instance>-<resource> in kebab case unless
+// its template names it, and labeled with the composite, the resource and
+// the definition. Label and annotation values may hold expressions; keys
+// cannot. Label keys and values without expressions are checked when the
+// definition is compiled, rendered values when they are rendered, as the
+// API server would check them, so that a value it would refuse is an error
+// naming its path. The resources of a namespaced composite are in the
+// instance's namespace: a template may leave metadata.namespace out or set
+// it to ${metadata.namespace}, and Compile refuses any other; Render
+// enforces it too.
+//
 // Evaluation is deterministic (maps are iterated in key order, time zones
 // are UTC, the CEL extensions used are pure) and bounded: each evaluation of
 // an expression may cost at most CostLimit.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -313,17 +314,55 @@ func (c *Composition) decorate(obj *unstructured.Unstructured, r *composedResour
 	if _, ok := md["name"]; !ok {
 		md["name"] = instance.GetName() + "-" + kebab(r.name)
 	}
-	if _, ok := md["namespace"]; !ok && c.namespaced && instance.GetNamespace() != "" {
-		md["namespace"] = instance.GetNamespace()
+	if c.namespaced {
+		// Whatever the template says, the resources of a namespaced
+		// composite are in its namespace.
+		ns := instance.GetNamespace()
+		if v, ok := md["namespace"]; ok && v != ns {
+			return fmt.Errorf("%s template .metadata.namespace: %q is not the composite's namespace %q: the resources of a namespaced composite are in its namespace", path, v, ns)
+		}
+		if ns != "" {
+			md["namespace"] = ns
+		}
 	}
 	labels, _ := md["labels"].(map[string]any)
 	if labels == nil {
 		labels = map[string]any{}
 		md["labels"] = labels
 	}
+	annotations, _ := md["annotations"].(map[string]any)
+	if err := validateMetadata(path, labels, annotations); err != nil {
+		return err
+	}
 	labels[LabelComposite] = instance.GetName()
 	labels[LabelResource] = r.name
 	labels[LabelDefinition] = c.name
+	return nil
+}
+
+// validateMetadata checks the rendered labels and annotations of a
+// resource as the API server would, naming the first that is not valid.
+func validateMetadata(path string, labels, annotations map[string]any) error {
+	for _, k := range sortedKeys(labels) {
+		fp := path + " template " + fieldPath{"metadata", "labels", k}.String()
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			return fmt.Errorf("%s: %q is not a valid label key: %s", fp, k, strings.Join(msgs, "; "))
+		}
+		if msgs := validation.IsValidLabelValue(labels[k].(string)); len(msgs) > 0 {
+			return fmt.Errorf("%s: %q is not a valid label value: %s", fp, labels[k], strings.Join(msgs, "; "))
+		}
+	}
+	size := 0
+	for _, k := range sortedKeys(annotations) {
+		fp := path + " template " + fieldPath{"metadata", "annotations", k}.String()
+		if msgs := validation.IsQualifiedName(strings.ToLower(k)); len(msgs) > 0 {
+			return fmt.Errorf("%s: %q is not a valid annotation key: %s", fp, k, strings.Join(msgs, "; "))
+		}
+		size += len(k) + len(annotations[k].(string))
+	}
+	if size > apivalidation.TotalAnnotationSizeLimitB {
+		return fmt.Errorf("%s template .metadata.annotations: %d bytes, more than the %d the API server accepts", path, size, apivalidation.TotalAnnotationSizeLimitB)
+	}
 	return nil
 }
 

@@ -404,6 +404,36 @@ resources:
 				Order: []string{"logsBucket", "named"},
 			},
 		},
+		"TemplatedLabelsAndAnnotations": {
+			reason: "Label and annotation values may hold expressions; a namespaced composite's resource is in its namespace, also when the template says ${metadata.namespace}.",
+			args: args{body: `resources:
+- name: bucket
+  template:
+    apiVersion: storage.stratus.dev/v1alpha1
+    kind: Bucket
+    metadata:
+      namespace: ${metadata.namespace}
+      labels:
+        owner: ${spec.owner}
+        size: ${string(spec.size)}
+        tier: "t-${spec.database.version}"
+      annotations:
+        example.com/owner: "${spec.owner} (${metadata.name})"
+`, spec: "owner: team-a"},
+			want: summary{
+				Objects: map[string]map[string]any{
+					"bucket": {
+						"apiVersion": "storage.stratus.dev/v1alpha1", "kind": "Bucket",
+						"metadata": map[string]any{
+							"name": "app-bucket", "namespace": "ns",
+							"labels":      map[string]any{"owner": "team-a", "size": "10", "tier": "t-16", LabelComposite: "app", LabelResource: "bucket", LabelDefinition: "tests.example.com"},
+							"annotations": map[string]any{"example.com/owner": "team-a (app)"},
+						},
+					},
+				},
+				Order: []string{"bucket"},
+			},
+		},
 		"MetadataAndDeterminism": {
 			reason: "metadata carries the instance's labels and annotations; map iteration is sorted.",
 			args: args{body: resource(`keys: ${metadata.labels.map(k, k)}
@@ -527,6 +557,24 @@ func TestRenderErrors(t *testing.T) {
 			spec:   "sise: 3",
 			want:   `the instance's spec: unknown field "sise"`,
 		},
+		"InvalidRenderedLabel": {
+			reason: "A rendered label value the API server would refuse is an error naming its path.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      labels: {owner: '${spec.owner}'}\n",
+			spec:   "owner: Team A!",
+			want:   `resources[0] (bucket) template .metadata.labels.owner: "Team A!" is not a valid label value: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
+		},
+		"LongRenderedLabel": {
+			reason: "A rendered label value longer than 63 characters is an error.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      labels: {owner: 'x-${spec.owner}'}\n",
+			spec:   "owner: " + strings.Repeat("a", 62),
+			want:   `resources[0] (bucket) template .metadata.labels.owner: "x-` + strings.Repeat("a", 62) + `" is not a valid label value: must be no more than 63 bytes`,
+		},
+		"HugeRenderedAnnotations": {
+			reason: "Rendered annotations larger than the API server accepts are an error.",
+			body:   "resources:\n- name: bucket\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      annotations: {a: '${spec.owner}', b: '${spec.owner}'}\n",
+			spec:   "owner: " + strings.Repeat("a", 140_000),
+			want:   "resources[0] (bucket) template .metadata.annotations: 280002 bytes, more than the 262144 the API server accepts",
+		},
 		"LongName": {
 			reason:   "The instance's name must fit in a label.",
 			body:     resource("region: x"),
@@ -549,6 +597,39 @@ func TestRenderErrors(t *testing.T) {
 			got := ""
 			if err != nil {
 				got = err.Error()
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\nRender(...): -want error, +got error:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+// TestRenderKeepsNamespace: whatever a template of a namespaced composite
+// holds, Render puts its resource in the composite's namespace or fails.
+// Compile refuses such templates; this is the second line.
+func TestRenderKeepsNamespace(t *testing.T) {
+	cases := map[string]struct {
+		reason    string
+		namespace string
+		want      string
+	}{
+		"Other":     {reason: "Another namespace is an error.", namespace: "kube-system", want: `resources[0] (cm) template .metadata.namespace: "kube-system" is not the composite's namespace "ns": the resources of a namespaced composite are in its namespace`},
+		"Own":       {reason: "The composite's own namespace is kept.", namespace: "ns"},
+		"Templated": {reason: "An expression that renders another namespace is an error.", namespace: "${spec.owner}", want: `resources[0] (cm) template .metadata.namespace: "kube-system" is not the composite's namespace "ns": the resources of a namespaced composite are in its namespace`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			// Compiled as cluster-scoped, which may name a namespace, then
+			// rendered as namespaced.
+			c := compile(t, "scope: Cluster\nresources:\n- name: cm\n  template:\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {namespace: '"+tc.namespace+"'}\n")
+			c.namespaced = true
+			res, err := c.Render(instance(t, "owner: kube-system"), nil)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			} else if ns := res.Resources[0].Object.GetNamespace(); ns != "ns" {
+				t.Errorf("%s\nRender(...): namespace %q, want ns", tc.reason, ns)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s\nRender(...): -want error, +got error:\n%s", tc.reason, diff)

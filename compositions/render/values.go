@@ -154,6 +154,20 @@ func isText(t *types.Type) bool {
 	return false
 }
 
+// isString reports whether values of type t are strings: a string, an
+// optional string, or a type only known at run time.
+func isString(t *types.Type) bool {
+	switch t.Kind() {
+	case types.StringKind, types.DynKind, types.AnyKind:
+		return true
+	case types.OpaqueKind:
+		if t.TypeName() == "optional_type" && len(t.Parameters()) == 1 {
+			return isString(t.Parameters()[0])
+		}
+	}
+	return false
+}
+
 // isBool reports whether values of type t can be conditions.
 func isBool(t *types.Type) bool {
 	switch t.Kind() {
