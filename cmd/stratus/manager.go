@@ -9,7 +9,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/stratus-operator/stratus/cmd/stratus/options"
@@ -43,20 +42,19 @@ func runManager(ctx context.Context, cfg *rest.Config, opts options.Manager) err
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:    opts.Webhook.Host,
-			Port:    opts.Webhook.Port,
-			CertDir: opts.Webhook.CertDir,
-		}),
-		Scheme:                 scheme,
-		Cache:                  options.Cache(),
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		// HTTP/1.1 only unless --enable-http2, on both servers.
+		WebhookServer: webhook.NewServer(opts.Serving.Webhook(&opts.Webhook)),
+		Scheme:        scheme,
+		Cache:         opts.Webhook.Cache(),
+		// HTTPS, authenticated and authorized by the API server, unless
+		// --metrics-secure=false.
+		Metrics:                opts.Serving.Metrics(opts.MetricsAddr),
 		HealthProbeBindAddress: opts.ProbeAddr,
 		// STRATUS_PPROF_BIND_ADDRESS serves net/http/pprof there, for
 		// profiling (test/bench); unset serves none.
 		PprofBindAddress:        os.Getenv("STRATUS_PPROF_BIND_ADDRESS"),
 		LeaderElection:          opts.LeaderElect,
-		LeaderElectionID:        "stratus.stratus.dev",
+		LeaderElectionID:        options.LeaderElectionID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		// Releasing the lease on a clean stop lets a new replica take over
 		// at once; every reconcile is safe to resume.
@@ -73,7 +71,11 @@ func runManager(ctx context.Context, cfg *rest.Config, opts options.Manager) err
 	}); err != nil {
 		return err
 	}
-	if err := compositionscontroller.Setup(mgr); err != nil {
+	compositionOpts, err := opts.Compositions()
+	if err != nil {
+		return err
+	}
+	if err := compositionscontroller.Setup(mgr, compositionOpts...); err != nil {
 		return err
 	}
 	if opts.Webhook.CertRotation {

@@ -79,6 +79,9 @@ func startStratus(ctx context.Context, bin, kubeconfig, dir string, f stratusFla
 	}
 	args := []string{
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(port),
+		// The benchmark reads metrics over plain HTTP on loopback, as a
+		// profiler would: no authentication to measure.
+		"--metrics-secure=false",
 		"--health-probe-bind-address=0",
 		"--webhook-port=0",
 		"--poll-interval=" + f.pollInterval.String(),

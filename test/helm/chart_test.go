@@ -83,13 +83,16 @@ func helmLogger(t testing.TB) action.ConfigurationOption {
 // renderChart renders ch with vals exactly as `helm template` (a
 // client-only install) does: the values are validated against the schema,
 // then the templates are rendered.
-func renderChart(t testing.TB, ch *chartv2.Chart, vals map[string]any) (*release.Release, error) {
+// apiVersions are more APIs for the templates to find served, as `helm
+// template --api-versions` gives.
+func renderChart(t testing.TB, ch *chartv2.Chart, vals map[string]any, apiVersions ...string) (*release.Release, error) {
 	t.Helper()
 	install := action.NewInstall(action.NewConfiguration(helmLogger(t)))
 	install.DryRunStrategy = action.DryRunClient
 	install.ReleaseName = releaseName
 	install.Namespace = releaseNamespace
 	install.KubeVersion = kubeVersion(t)
+	install.APIVersions = apiVersions
 	r, err := install.Run(ch, vals)
 	if err != nil {
 		return nil, err

@@ -2,15 +2,19 @@ package helm
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,10 +30,12 @@ import (
 	release "helm.sh/helm/v4/pkg/release/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -37,7 +43,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +56,7 @@ import (
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	chart "github.com/stratus-operator/stratus/charts/stratus"
+	"github.com/stratus-operator/stratus/cmd/stratus/options"
 	"github.com/stratus-operator/stratus/policy/library"
 	"github.com/stratus-operator/stratus/providers/registry"
 	"github.com/stratus-operator/stratus/test/controlplane"
@@ -75,6 +84,13 @@ const (
 	guardedNS       = "guarded"
 	staticWebsite   = "../../compositions/examples/static-website"
 	compositeSecret = "docs-connection"
+	// libraryName is the library Guardrail the chart installs.
+	libraryName = "required-labels"
+	// The scrapers of the metrics: the upgrade binds scraper's
+	// ServiceAccount to the metrics-reader ClusterRole, not stranger's.
+	monitoringNamespace = "monitoring"
+	scraper             = "scraper"
+	stranger            = "stranger"
 )
 
 // installValues are the values the install test gives: the guardrail
@@ -88,6 +104,29 @@ func installValues(t testing.TB, webhookPort int) map[string]any {
 		rbac: {compositions: {groups: [platform.example.com]}},
 		audit: {interval: 2s},
 	}`, webhookPort))
+}
+
+// libraryValues are the guardrails values that install libraryName
+// (warn only, so that it refuses nothing the test creates), kept on
+// uninstall if keep.
+func libraryValues(keep bool) map[string]any {
+	g := map[string]any{"library": []any{map[string]any{"name": libraryName, "enforcementAction": "warn"}}}
+	if keep {
+		g["keepOnUninstall"] = true
+	}
+	return g
+}
+
+// upgradeValues are the values of the upgrade to the working tree's
+// chart: the install's, the same library Guardrail, three replicas, the
+// scraper bound to the metrics-reader ClusterRole, and the NetworkPolicy.
+func upgradeValues(t testing.TB, webhookPort int) map[string]any {
+	vals := installValues(t, webhookPort)
+	vals["replicaCount"] = 3
+	vals["guardrails"] = libraryValues(false)
+	vals["metrics"] = map[string]any{"readerSubjects": []any{map[string]any{"kind": "ServiceAccount", "name": scraper, "namespace": monitoringNamespace}}}
+	vals["networkPolicy"] = map[string]any{"enabled": true, "apiServerCIDRs": []any{"10.0.0.0/8"}}
+	return vals
 }
 
 // giveUp, when set, says why waiting on is pointless: the install test
@@ -122,6 +161,9 @@ func eventually(t testing.TB, what string, check func() error) {
 type helmClient struct {
 	t          testing.TB
 	kubeconfig string
+	// hideGroup, if set, is an API group the capabilities leave out, as
+	// if the API server did not serve it.
+	hideGroup string
 }
 
 // newHelmClient writes kubeconfig to a file, as helm reads it.
@@ -148,6 +190,9 @@ func (h *helmClient) config(t testing.TB) *action.Configuration {
 	caps, err := capabilities(flags)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if h.hideGroup != "" {
+		caps.APIVersions = slices.DeleteFunc(caps.APIVersions, func(v string) bool { return strings.HasPrefix(v, h.hideGroup+"/") })
 	}
 	cfg.Capabilities = caps
 	return cfg
@@ -250,6 +295,14 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Skip("starts an API server, S3, PostgreSQL and GCS")
 	}
 	begin := time.Now()
+	// The binary a rollout of the upgraded Deployment runs.
+	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
+	binary, err := buildBinary(buildCtx, t.TempDir())
+	cancelBuild()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stratus built in %s", time.Since(begin).Round(time.Millisecond))
 	hostIP := serviceableAddress(t)
 	webhookPort := freePort(t, hostIP)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -331,8 +384,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 	step("webhook Service endpoint", func(t *testing.T) { publishWebhookEndpoint(t, ctx, admin, &dep, hostIP) })
 
-	var run *managerRun
 	outer := t
+	var run *managerRun
 	step("manager as the ServiceAccount", func(t *testing.T) {
 		cfg := rest.CopyConfig(env.ControlPlane.Config)
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser, Groups: serviceAccountGroups}
@@ -364,7 +417,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		checkCertificate(t, ctx, admin, run.CertDir)
 		eventually(t, "the leader election Lease", func() error {
 			var lease coordinationv1.Lease
-			if err := admin.Get(ctx, types.NamespacedName{Namespace: releaseNamespace, Name: "stratus.stratus.dev"}, &lease); err != nil {
+			if err := admin.Get(ctx, types.NamespacedName{Namespace: releaseNamespace, Name: options.LeaderElectionID}, &lease); err != nil {
 				return err
 			}
 			if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
@@ -459,18 +512,25 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		}
 	})
 
-	check("RBAC is what the manager needs", func(t *testing.T) { checkRBACBounds(t, ctx, admin) })
+	// Scrapers of the metrics: one the upgrade binds to the metrics-reader
+	// ClusterRole, one it does not.
+	createNamespace(t, ctx, admin, monitoringNamespace)
+	for _, name := range []string{scraper, stranger} {
+		if err := admin.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: monitoringNamespace, Name: name}}); err != nil {
+			t.Fatalf("create ServiceAccount %s: %v", name, err)
+		}
+	}
 
 	// What must survive the upgrade, as it is now.
 	before := snapshot(t, ctx, admin, site)
+	deletions := watchDeletions(t, ctx, env.ControlPlane.Config, s, &policyv1alpha1.GuardrailList{})
 	var upgraded *release.Release
 	check("upgrade to the working tree's chart", func(t *testing.T) {
 		ch := loadChart(t, chartDir)
 		if ch.Metadata.Version == fixtureVersion {
 			ch.Metadata.Version = "0.2.1"
 		}
-		vals := installValues(t, webhookPort)
-		vals["replicaCount"] = 3
+		vals := upgradeValues(t, webhookPort)
 		upgraded, err = helm.upgrade(t, ctx, ch, vals, false)
 		if err != nil {
 			// What a user runs fails; carry on as they would have to, so
@@ -492,6 +552,18 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	if upgraded == nil {
 		t.FailNow()
 	}
+	check("the upgrade deletes no Guardrail and adds the library's", func(t *testing.T) {
+		if deleted := deletions(); len(deleted) != 0 {
+			t.Errorf("the upgrade deleted Guardrails %v", deleted)
+		}
+		var g policyv1alpha1.Guardrail
+		if err := admin.Get(ctx, types.NamespacedName{Name: libraryName}, &g); err != nil {
+			t.Fatal(err)
+		}
+		if a := g.Annotations; a["meta.helm.sh/release-name"] != releaseName || a["helm.sh/hook"] != "" {
+			t.Errorf("Guardrail %s annotations %v, want an ordinary object of the release", g.Name, a)
+		}
+	})
 	check("the upgrade keeps every object", func(t *testing.T) {
 		after := snapshot(t, ctx, admin, site)
 		for key, uid := range before.uids {
@@ -532,17 +604,71 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		waitBucketReady(t, ctx, admin, bucket)
 	})
 
-	check("the manager was never forbidden", func(t *testing.T) {
-		if err := run.forbidden(); err != nil {
-			t.Error(err)
-		}
-		if len(run.lines("successfully acquired lease")) == 0 {
-			t.Errorf("the manager's logs were not captured, or it never led")
-		}
-	})
+	// A rollout: the stratus binary replaces the manager, with the
+	// upgraded Deployment's arguments, under the upgraded RBAC.
 	giveUp = nil
 	if err := run.Stop(); err != nil {
 		t.Errorf("stop the manager: %v", err)
+	}
+	var bin *binaryRun
+	step("the binary runs the upgraded Deployment", func(t *testing.T) {
+		if err := admin.Get(ctx, types.NamespacedName{Namespace: releaseNamespace, Name: releaseName}, &dep); err != nil {
+			t.Fatal(err)
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, patience)
+		defer cancel()
+		bin, err = startBinary(waitCtx, binarySetup{
+			Binary: binary, KubeConfig: env.ControlPlane.KubeConfig, Admin: admin, Args: dep.Spec.Template.Spec.Containers[0].Args,
+			Namespace: releaseNamespace, WebhookHost: hostIP, Dir: outer.TempDir(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		giveUp = bin.forbidden
+		outer.Cleanup(func() {
+			giveUp = nil
+			if err := bin.Stop(); err != nil {
+				outer.Errorf("stop stratus: %v", err)
+			}
+			if outer.Failed() {
+				outer.Logf("stratus logs:\n%s", tail(bin.Logs(), 10000))
+			}
+		})
+		checkCertificate(t, ctx, admin, bin.CertDir)
+		waitBucketReady(t, ctx, admin, bucket)
+		denyBadRego(t, ctx, admin)
+	})
+	check("metrics over HTTPS, for authorized scrapers only", func(t *testing.T) { checkMetrics(t, ctx, admin, bin.MetricsAddr) })
+	check("HTTP/2 is refused", func(t *testing.T) {
+		for name, addr := range map[string]string{"metrics": bin.MetricsAddr, "webhook": net.JoinHostPort(hostIP, strconv.Itoa(webhookPort))} {
+			if proto, err := negotiate(addr, "h2"); err == nil {
+				t.Errorf("the %s server accepted a client speaking HTTP/2 only (negotiated %q)", name, proto)
+			}
+			if proto, err := negotiate(addr, "h2", "http/1.1"); err != nil || proto != "http/1.1" {
+				t.Errorf("the %s server negotiated %q (%v) with a client offering HTTP/2 and HTTP/1.1, want http/1.1", name, proto, err)
+			}
+		}
+	})
+	check("RBAC is what the manager needs", func(t *testing.T) { checkRBACBounds(t, ctx, admin) })
+	check("the NetworkPolicy is accepted", func(t *testing.T) {
+		var np networkingv1.NetworkPolicy
+		if err := admin.Get(ctx, types.NamespacedName{Namespace: releaseNamespace, Name: releaseName}, &np); err != nil {
+			t.Error(err)
+		}
+	})
+	check("the manager was never forbidden", func(t *testing.T) {
+		for name, logs := range map[string]*managerLogs{"the manager": &run.managerLogs, "the binary": &bin.managerLogs} {
+			if err := logs.forbidden(); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			if len(logs.lines("successfully acquired lease")) == 0 {
+				t.Errorf("%s's logs were not captured, or it never led", name)
+			}
+		}
+	})
+	giveUp = nil
+	if err := bin.Stop(); err != nil {
+		t.Errorf("stop stratus: %v", err)
 	}
 	// The EndpointSlice controller would remove the stopped pod's address.
 	if err := admin.DeleteAllOf(ctx, &discoveryv1.EndpointSlice{}, client.InNamespace(releaseNamespace), client.MatchingLabels{discoveryv1.LabelServiceName: webhookService}); err != nil {
@@ -581,6 +707,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: releaseName}},
 			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNamespace, Name: releaseName}},
 			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "stratus-manager"}},
+			// An ordinary object of the release, not kept.
+			&policyv1alpha1.Guardrail{ObjectMeta: metav1.ObjectMeta{Name: libraryName}},
 		} {
 			if err := admin.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
 				t.Errorf("%T %s after the uninstall: %v, want not found", obj, obj.GetName(), err)
@@ -588,18 +716,127 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		}
 	})
 
-	check("reinstall with library guardrails", func(t *testing.T) {
+	step("reinstall with library guardrails", func(t *testing.T) {
 		// The kept CRDs are adopted again; the library Guardrails are
 		// created in the same install, while no operator serves the
 		// webhooks yet (a fresh Deployment's pods are not ready, and the
-		// CA bundle is not injected).
+		// CA bundle is not injected). The Guardrail API is served, so they
+		// are ordinary objects of the release.
 		vals := installValues(t, webhookPort)
-		vals["guardrails"] = map[string]any{"library": []any{map[string]any{"name": "required-labels", "enforcementAction": "warn"}}}
+		vals["guardrails"] = libraryValues(false)
+		rel, err := helm.install(t, ctx, loadChart(t, chartDir), vals, action.DryRunNone)
+		if err != nil {
+			t.Fatalf("reinstall with guardrails.library: %v", err)
+		}
+		if len(rel.Hooks) != 0 {
+			t.Errorf("the release has %d hooks, want none: the Guardrails are ordinary objects", len(rel.Hooks))
+		}
+	})
+	check("library guardrails are upgraded in place and deleted on uninstall", func(t *testing.T) {
+		checkGuardrailUpgrade(t, ctx, admin, helm, env.ControlPlane.Config, s, webhookPort)
+		if err := helm.uninstall(t); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Get(ctx, types.NamespacedName{Name: libraryName}, &policyv1alpha1.Guardrail{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Guardrail %s after the uninstall: %v, want not found", libraryName, err)
+		}
+	})
+	// A first install, on a cluster that does not serve the Guardrail API
+	// yet: the Helm client is told it is not served (the templates' only
+	// way to know), while the CRD is in fact there.
+	fresh := &helmClient{t: t, kubeconfig: helm.kubeconfig, hideGroup: policyv1alpha1.GroupVersion.Group}
+	check("on a fresh cluster, library guardrails are hooks the next upgrade adopts in place", func(t *testing.T) {
+		vals := installValues(t, webhookPort)
+		vals["guardrails"] = libraryValues(false)
+		rel, err := fresh.install(t, ctx, loadChart(t, chartDir), vals, action.DryRunNone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var events []string
+		for _, h := range rel.Hooks {
+			for _, e := range h.Events {
+				events = append(events, h.Kind+" "+h.Name+" "+string(e))
+			}
+		}
+		slices.Sort(events)
+		if want := []string{"Guardrail " + libraryName + " post-install", "Guardrail " + libraryName + " pre-delete"}; !slices.Equal(events, want) {
+			t.Errorf("the release's hooks %v, want %v", events, want)
+		}
+		// The next upgrade, the API served, makes them ordinary objects.
+		checkGuardrailUpgrade(t, ctx, admin, helm, env.ControlPlane.Config, s, webhookPort)
+		if err := helm.uninstall(t); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Get(ctx, types.NamespacedName{Name: libraryName}, &policyv1alpha1.Guardrail{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Guardrail %s after the uninstall: %v, want not found", libraryName, err)
+		}
+	})
+	check("on a fresh cluster, an uninstall before any upgrade deletes library guardrails", func(t *testing.T) {
+		vals := installValues(t, webhookPort)
+		vals["guardrails"] = libraryValues(false)
+		if _, err := fresh.install(t, ctx, loadChart(t, chartDir), vals, action.DryRunNone); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Get(ctx, types.NamespacedName{Name: libraryName}, &policyv1alpha1.Guardrail{}); err != nil {
+			t.Fatalf("Guardrail %s after the install: %v", libraryName, err)
+		}
+		if err := fresh.uninstall(t); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Get(ctx, types.NamespacedName{Name: libraryName}, &policyv1alpha1.Guardrail{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Guardrail %s after the uninstall: %v, want not found", libraryName, err)
+		}
+	})
+	check("library guardrails kept on uninstall when asked", func(t *testing.T) {
+		vals := installValues(t, webhookPort)
+		vals["guardrails"] = libraryValues(true)
 		if _, err := helm.install(t, ctx, loadChart(t, chartDir), vals, action.DryRunNone); err != nil {
-			t.Errorf("reinstall with guardrails.library: %v", err)
+			t.Fatal(err)
+		}
+		if err := helm.uninstall(t); err != nil {
+			t.Fatal(err)
+		}
+		var g policyv1alpha1.Guardrail
+		if err := admin.Get(ctx, types.NamespacedName{Name: libraryName}, &g); err != nil || g.DeletionTimestamp != nil {
+			t.Errorf("Guardrail %s after the uninstall: %v (deleting: %v), want kept", libraryName, err, g.DeletionTimestamp)
 		}
 	})
 	t.Logf("total: %s", time.Since(begin).Round(time.Millisecond))
+}
+
+// checkGuardrailUpgrade upgrades the installed release, changing the
+// library Guardrail's enforcement action, and checks that the Guardrail
+// was changed in place, an ordinary object of the release: never deleted,
+// the same UID, and no hook left.
+func checkGuardrailUpgrade(t *testing.T, ctx context.Context, admin client.Client, helm *helmClient, cfg *rest.Config, s *runtime.Scheme, webhookPort int) {
+	t.Helper()
+	var before policyv1alpha1.Guardrail
+	if err := admin.Get(ctx, types.NamespacedName{Name: libraryName}, &before); err != nil {
+		t.Fatal(err)
+	}
+	deletions := watchDeletions(t, ctx, cfg, s, &policyv1alpha1.GuardrailList{})
+	vals := installValues(t, webhookPort)
+	vals["guardrails"] = map[string]any{"library": []any{map[string]any{"name": libraryName, "enforcementAction": "dryrun"}}}
+	rel, err := helm.upgrade(t, ctx, loadChart(t, chartDir), vals, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted := deletions(); len(deleted) != 0 {
+		t.Errorf("the upgrade deleted Guardrails %v", deleted)
+	}
+	if len(rel.Hooks) != 0 {
+		t.Errorf("the upgraded release has %d hooks, want none", len(rel.Hooks))
+	}
+	var after policyv1alpha1.Guardrail
+	if err := admin.Get(ctx, types.NamespacedName{Name: libraryName}, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.UID != before.UID || after.Spec.EnforcementAction != policyv1alpha1.EnforcementDryRun {
+		t.Errorf("Guardrail %s after the upgrade: UID %s (was %s), enforcementAction %s: want the same object, changed to dryrun", libraryName, after.UID, before.UID, after.Spec.EnforcementAction)
+	}
+	if _, hook := after.Annotations["helm.sh/hook"]; hook || after.Annotations["meta.helm.sh/release-name"] != releaseName {
+		t.Errorf("Guardrail %s annotations %v, want an ordinary object of the release", libraryName, after.Annotations)
+	}
 }
 
 // checkInstalled checks that every object of the release exists, belongs
@@ -746,68 +983,198 @@ func checkCertificate(t *testing.T, ctx context.Context, admin client.Client, ce
 
 // checkRBACBounds asks the API server what the manager's ServiceAccount
 // may do: what it needs, and none of what would let a compromised manager
-// take the cluster.
+// take the cluster, nor more than it uses of the webhook configurations,
+// Secrets and Leases.
 func checkRBACBounds(t *testing.T, ctx context.Context, admin client.Client) {
-	type access struct{ verb, group, resource, namespace string }
+	type access struct{ verb, group, resource, namespace, name string }
 	for _, a := range []access{
-		{"get", "", "secrets", releaseNamespace},
-		{"update", "", "secrets", releaseNamespace},
-		{"watch", "", "secrets", releaseNamespace},
-		{"update", "coordination.k8s.io", "leases", releaseNamespace},
-		{"get", "", "secrets", appsNamespace},
-		{"create", "events.k8s.io", "events", appsNamespace},
-		{"update", "storage.stratus.dev", "buckets/status", appsNamespace},
-		{"watch", "platform.example.com", "staticwebsites", ""},
-		{"update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", ""},
+		{"get", "", "secrets", releaseNamespace, ""},
+		{"update", "", "secrets", releaseNamespace, ""},
+		{"watch", "", "secrets", releaseNamespace, webhookSecret},
+		{"list", "", "secrets", releaseNamespace, webhookSecret},
+		{"create", "coordination.k8s.io", "leases", releaseNamespace, ""},
+		{"update", "coordination.k8s.io", "leases", releaseNamespace, options.LeaderElectionID},
+		{"get", "", "secrets", appsNamespace, ""},
+		{"create", "", "secrets", appsNamespace, ""},
+		{"create", "events.k8s.io", "events", appsNamespace, ""},
+		{"update", "storage.stratus.dev", "buckets/status", appsNamespace, ""},
+		{"watch", "platform.example.com", "staticwebsites", "", ""},
+		{"update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", releaseName},
+		{"watch", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", releaseName},
+		{"create", "authentication.k8s.io", "tokenreviews", "", ""},
+		{"create", "authorization.k8s.io", "subjectaccessreviews", "", ""},
 	} {
-		if !canI(t, ctx, admin, a.verb, a.group, a.resource, a.namespace) {
-			t.Errorf("the ServiceAccount cannot %s %s.%s in %q, which the manager needs", a.verb, a.resource, a.group, a.namespace)
+		if !canI(t, ctx, admin, a.verb, a.group, a.resource, a.namespace, a.name) {
+			t.Errorf("the ServiceAccount cannot %s %s.%s %q in %q, which the manager needs", a.verb, a.resource, a.group, a.name, a.namespace)
 		}
 	}
 	for _, a := range []access{
-		{"list", "", "secrets", ""},
-		{"watch", "", "secrets", ""},
-		{"list", "", "secrets", "kube-system"},
-		{"watch", "", "secrets", "kube-system"},
-		{"create", "", "pods", releaseNamespace},
-		{"create", "", "pods", "kube-system"},
-		{"create", "", "pods/exec", releaseNamespace},
-		{"create", "", "serviceaccounts/token", "kube-system"},
-		{"delete", "", "namespaces", ""},
-		{"create", "rbac.authorization.k8s.io", "clusterrolebindings", ""},
-		{"create", "rbac.authorization.k8s.io", "rolebindings", "kube-system"},
-		{"update", "rbac.authorization.k8s.io", "clusterroles", ""},
-		{"escalate", "rbac.authorization.k8s.io", "clusterroles", ""},
-		{"bind", "rbac.authorization.k8s.io", "clusterroles", ""},
-		{"escalate", "rbac.authorization.k8s.io", "roles", releaseNamespace},
-		{"bind", "rbac.authorization.k8s.io", "roles", releaseNamespace},
-		{"impersonate", "", "users", ""},
-		{"impersonate", "", "serviceaccounts", releaseNamespace},
-		{"create", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", ""},
-		{"delete", "admissionregistration.k8s.io", "validatingwebhookconfigurations", ""},
-		{"update", "", "nodes", ""},
-		{"create", "apps", "deployments", releaseNamespace},
-		{"update", "policy.stratus.dev", "guardrails", ""},
+		{"list", "", "secrets", "", ""},
+		{"watch", "", "secrets", "", ""},
+		{"list", "", "secrets", "kube-system", ""},
+		{"watch", "", "secrets", "kube-system", ""},
+		{"list", "", "secrets", releaseNamespace, ""},
+		{"watch", "", "secrets", releaseNamespace, ""},
+		{"watch", "", "secrets", releaseNamespace, "another"},
+		{"update", "coordination.k8s.io", "leases", releaseNamespace, "another"},
+		{"delete", "coordination.k8s.io", "leases", releaseNamespace, options.LeaderElectionID},
+		{"create", "", "pods", releaseNamespace, ""},
+		{"create", "", "pods", "kube-system", ""},
+		{"create", "", "pods/exec", releaseNamespace, ""},
+		{"create", "", "serviceaccounts/token", "kube-system", ""},
+		{"delete", "", "namespaces", "", ""},
+		{"create", "rbac.authorization.k8s.io", "clusterrolebindings", "", ""},
+		{"create", "rbac.authorization.k8s.io", "rolebindings", "kube-system", ""},
+		{"update", "rbac.authorization.k8s.io", "clusterroles", "", ""},
+		{"escalate", "rbac.authorization.k8s.io", "clusterroles", "", ""},
+		{"bind", "rbac.authorization.k8s.io", "clusterroles", "", ""},
+		{"escalate", "rbac.authorization.k8s.io", "roles", releaseNamespace, ""},
+		{"bind", "rbac.authorization.k8s.io", "roles", releaseNamespace, ""},
+		{"impersonate", "", "users", "", ""},
+		{"impersonate", "", "serviceaccounts", releaseNamespace, ""},
+		{"create", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", "", ""},
+		{"delete", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", releaseName},
+		{"update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", "another"},
+		{"list", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", ""},
+		{"update", "", "nodes", "", ""},
+		{"create", "apps", "deployments", releaseNamespace, ""},
+		{"update", "policy.stratus.dev", "guardrails", "", ""},
 	} {
-		if canI(t, ctx, admin, a.verb, a.group, a.resource, a.namespace) {
-			t.Errorf("the ServiceAccount can %s %s.%s in %q", a.verb, a.resource, a.group, a.namespace)
+		if canI(t, ctx, admin, a.verb, a.group, a.resource, a.namespace, a.name) {
+			t.Errorf("the ServiceAccount can %s %s.%s %q in %q", a.verb, a.resource, a.group, a.name, a.namespace)
 		}
 	}
 }
 
 // canI asks, as the administrator, whether the manager's ServiceAccount
-// may do verb on resource.
-func canI(t *testing.T, ctx context.Context, admin client.Client, verb, group, resource, namespace string) bool {
+// may do verb on resource (on the object called name, if any: the API
+// server authorizes a list or watch with a metadata.name field selector
+// as a request for that name).
+func canI(t *testing.T, ctx context.Context, admin client.Client, verb, group, resource, namespace, name string) bool {
 	t.Helper()
 	res, sub, _ := strings.Cut(resource, "/")
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: serviceAccountUser, Groups: serviceAccountGroups,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Group: group, Resource: res, Subresource: sub},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Group: group, Resource: res, Subresource: sub, Name: name},
 	}}
 	if err := admin.Create(ctx, sar); err != nil {
 		t.Fatalf("SubjectAccessReview: %v", err)
 	}
 	return sar.Status.Allowed
+}
+
+// checkMetrics scrapes the manager's metrics at addr over HTTPS: refused
+// without a token (401), with a token the API server does not know, and
+// with the token of a ServiceAccount not bound to the metrics-reader
+// ClusterRole (403); served, over HTTP/1.1, with the token of one bound to
+// it.
+func checkMetrics(t *testing.T, ctx context.Context, admin client.Client, addr string) {
+	t.Helper()
+	// The certificate is self-signed, generated at start: there is no CA
+	// to verify it with, as for the chart's ServiceMonitor.
+	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		ForceAttemptHTTP2: true,
+	}}
+	scrape := func(token string) (int, string, string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/metrics", nil)
+		if err != nil {
+			return 0, "", "", err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return 0, "", "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Proto, string(body), err
+	}
+	if code, _, _, err := scrape(""); err != nil || code != http.StatusUnauthorized {
+		t.Errorf("a scrape without a token: %d (%v), want 401", code, err)
+	}
+	// controller-runtime's filter answers 500 Authentication failed when
+	// the TokenReview says the token is invalid.
+	if code, _, body, err := scrape("not-a-token"); err != nil || code != http.StatusUnauthorized && code != http.StatusInternalServerError || strings.Contains(body, "stratus_") {
+		t.Errorf("a scrape with a token the API server does not know: %d (%v), want 401 or 500, without metrics", code, err)
+	}
+	if code, _, _, err := scrape(serviceAccountToken(t, ctx, admin, monitoringNamespace, stranger)); err != nil || code != http.StatusForbidden {
+		t.Errorf("a scrape by a ServiceAccount not bound to metrics-reader: %d (%v), want 403", code, err)
+	}
+	token := serviceAccountToken(t, ctx, admin, monitoringNamespace, scraper)
+	var code int
+	var proto, body string
+	eventually(t, "an authorized scrape", func() error {
+		var err error
+		code, proto, body, err = scrape(token)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("status %d: %s", code, tail(body, 200))
+		}
+		return err
+	})
+	if proto != "HTTP/1.1" {
+		t.Errorf("the scrape was served over %s, want HTTP/1.1", proto)
+	}
+	if !strings.Contains(body, "stratus_managed_resources") {
+		t.Errorf("the metrics lack stratus_managed_resources:\n%s", tail(body, 2000))
+	}
+}
+
+// serviceAccountToken returns a token of a ServiceAccount, as the kubelet
+// mounts it in a pod.
+func serviceAccountToken(t *testing.T, ctx context.Context, admin client.Client, namespace, name string) string {
+	t.Helper()
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))}}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	if err := admin.SubResource("token").Create(ctx, sa, req); err != nil {
+		t.Fatalf("request a token of ServiceAccount %s/%s: %v", namespace, name, err)
+	}
+	return req.Status.Token
+}
+
+// negotiate opens a TLS connection to addr offering protocols (ALPN) and
+// returns the one the server chose.
+func negotiate(addr string, protocols ...string) (string, error) {
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: protocols})
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	return conn.ConnectionState().NegotiatedProtocol, nil
+}
+
+// watchDeletions watches list's kind from now on, and returns a function
+// that stops watching and returns the names of the objects deleted
+// meanwhile.
+func watchDeletions(t *testing.T, ctx context.Context, cfg *rest.Config, s *runtime.Scheme, list client.ObjectList) func() []string {
+	t.Helper()
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wc.Watch(ctx, list)
+	if err != nil {
+		t.Fatalf("watch %T: %v", list, err)
+	}
+	var deleted []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			if obj, ok := ev.Object.(client.Object); ok && ev.Type == watch.Deleted {
+				deleted = append(deleted, obj.GetName())
+			}
+		}
+	}()
+	return func() []string {
+		// Events of the last writes may still be on their way.
+		time.Sleep(500 * time.Millisecond)
+		w.Stop()
+		<-done
+		return deleted
+	}
 }
 
 // state is what must survive an upgrade or an uninstall.

@@ -27,6 +27,9 @@ func TestLint(t *testing.T) {
 		{name: "one replica", values: `{replicaCount: 1}`},
 		{name: "library guardrails", values: `{guardrails: {library: [{name: buckets-not-public}, {name: required-labels, enforcementAction: warn, parameters: {labels: [owner]}}]}}`},
 		{name: "composition groups", values: `{rbac: {compositions: {groups: [platform.example.com]}}}`},
+		{name: "network policy", values: `{networkPolicy: {enabled: true, apiServerCIDRs: [10.0.0.0/28]}}`},
+		{name: "metrics certificate", values: `{metrics: {certManager: {enabled: true}, serviceMonitor: {enabled: true}, readerSubjects: [{kind: ServiceAccount, name: prometheus, namespace: monitoring}]}}`},
+		{name: "guardrails kept", values: `{guardrails: {keepOnUninstall: true, library: [{name: buckets-not-public}]}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lint := action.NewLint()

@@ -21,7 +21,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/stratus-operator/stratus/cmd/stratus/options"
@@ -55,7 +54,7 @@ type managerRun struct {
 	// CertDir is the webhook server's certificate folder.
 	CertDir string
 
-	logs       *harness.SyncBuffer
+	managerLogs
 	cancel     context.CancelFunc
 	done       chan error
 	copierDone chan struct{}
@@ -87,17 +86,18 @@ type managerSetup struct {
 }
 
 // startManager runs the manager as cmd/stratus's runManager does, with the
-// flags of the Deployment, but with the metrics and probe servers off, the
-// webhook server on WebhookHost, faster retries, and the certificate
-// folder filled from the Secret by an emulated kubelet (see copyCerts). It
-// logs to a buffer, with client-go's own logs (klog) too, so that a test
-// sees every error.
+// flags of the Deployment and the same options built from them (cache,
+// webhook and metrics servers), but with the metrics and probe servers
+// off, the webhook server on WebhookHost, faster retries, and the
+// certificate folder filled from the Secret by an emulated kubelet (see
+// copyCerts). It logs to a buffer, with client-go's
+// own logs (klog) too, so that a test sees every error.
 func startManager(s managerSetup) (*managerRun, error) {
 	f, err := parseManagerArgs(s.Args)
 	if err != nil {
 		return nil, err
 	}
-	run := &managerRun{logs: &harness.SyncBuffer{}, CertDir: s.CertDir}
+	run := &managerRun{managerLogs: managerLogs{logs: &harness.SyncBuffer{}}, CertDir: s.CertDir}
 	var sink io.Writer = run.logs
 	if os.Getenv(verboseEnv) != "" {
 		sink = io.MultiWriter(run.logs, os.Stderr)
@@ -106,15 +106,17 @@ func startManager(s managerSetup) (*managerRun, error) {
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger.WithName("klog"))
 
+	webhookOptions := f.Serving.Webhook(&f.Webhook)
+	webhookOptions.Host, webhookOptions.CertDir = s.WebhookHost, run.CertDir
 	mgr, err := ctrl.NewManager(s.Config, ctrl.Options{
 		Scheme:                        s.Scheme,
 		Logger:                        logger,
-		Cache:                         options.Cache(),
-		WebhookServer:                 webhook.NewServer(webhook.Options{Host: s.WebhookHost, Port: f.Webhook.Port, CertDir: run.CertDir}),
-		Metrics:                       metricsserver.Options{BindAddress: "0"},
+		Cache:                         f.Webhook.Cache(),
+		WebhookServer:                 webhook.NewServer(webhookOptions),
+		Metrics:                       f.Serving.Metrics("0"),
 		HealthProbeBindAddress:        "0",
 		LeaderElection:                f.LeaderElect,
-		LeaderElectionID:              "stratus.stratus.dev",
+		LeaderElectionID:              options.LeaderElectionID,
 		LeaderElectionNamespace:       f.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		// Shorter than the default 30s, for a failing test's sake.
@@ -252,12 +254,17 @@ func (m *managerRun) Stop() error {
 	return m.stopErr
 }
 
+// managerLogs are what a manager logs.
+type managerLogs struct {
+	logs *harness.SyncBuffer
+}
+
 // Logs returns everything the manager logged so far.
-func (m *managerRun) Logs() string { return m.logs.String() }
+func (m *managerLogs) Logs() string { return m.logs.String() }
 
 // lines returns the lines of the manager's logs that contain any of words,
 // case-insensitively.
-func (m *managerRun) lines(words ...string) []string {
+func (m *managerLogs) lines(words ...string) []string {
 	var out []string
 	for line := range strings.Lines(m.Logs()) {
 		lower := strings.ToLower(line)
@@ -270,7 +277,7 @@ func (m *managerRun) lines(words ...string) []string {
 
 // forbidden returns the manager's forbidden errors, or nil: any means the
 // chart's RBAC lacks what the manager needs.
-func (m *managerRun) forbidden() error {
+func (m *managerLogs) forbidden() error {
 	lines := m.lines("forbidden", "cannot list resource", "cannot watch resource", "cannot get resource")
 	if len(lines) == 0 {
 		return nil

@@ -14,6 +14,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -26,6 +27,7 @@ import (
 
 	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
 	chart "github.com/stratus-operator/stratus/charts/stratus"
+	"github.com/stratus-operator/stratus/cmd/stratus/options"
 	"github.com/stratus-operator/stratus/policy/guardrails"
 	"github.com/stratus-operator/stratus/policy/library"
 )
@@ -40,7 +42,11 @@ const (
 )
 
 // clusterScoped are the kinds the chart renders without a namespace.
-var clusterScoped = []string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "Guardrail"}
+var clusterScoped = []string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "Guardrail"}
+
+// guardrailAPI is the Guardrail API as `helm template --api-versions`
+// names it: served once the chart's CRDs are installed.
+const guardrailAPI = "policy.stratus.dev/v1alpha1/Guardrail"
 
 // TestRender renders the chart like `helm template` with several value
 // sets, decodes every object strictly into its Go type, and checks what
@@ -55,14 +61,17 @@ func TestRender(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		values string
-		check  func(t *testing.T, r *rendered)
+		// apiVersions are served besides the built-in APIs.
+		apiVersions []string
+		check       func(t *testing.T, r *rendered)
 	}{
 		{
 			name: "defaults",
 			check: func(t *testing.T, r *rendered) {
 				wantKinds(t, r, map[string]int{
-					"CustomResourceDefinition": 6, "ClusterRole": 1, "ClusterRoleBinding": 1, "Role": 1, "RoleBinding": 1,
+					"CustomResourceDefinition": 6, "ClusterRole": 3, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1,
 					"ServiceAccount": 1, "Secret": 1, "Service": 2, "Deployment": 1, "PodDisruptionBudget": 1, "ValidatingWebhookConfiguration": 1,
+					"ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1,
 				})
 				dep := one[*appsv1.Deployment](t, r, releaseName)
 				if got := *dep.Spec.Replicas; got != 2 {
@@ -160,6 +169,17 @@ func TestRender(t *testing.T) {
 				if ep["path"] != "/metrics" || ep["interval"] != "30s" {
 					t.Errorf("ServiceMonitor endpoint = %v, want path /metrics every 30s", ep)
 				}
+				// HTTPS with the scraper's token; the self-signed
+				// certificate has no CA to verify it with.
+				if ep["scheme"] != "https" || ep["bearerTokenFile"] != "/var/run/secrets/kubernetes.io/serviceaccount/token" {
+					t.Errorf("ServiceMonitor endpoint = %v, want https with the ServiceAccount token", ep)
+				}
+				if tls := serviceMonitorTLS(t, r); !equality.Semantic.DeepEqual(tls, map[string]any{"insecureSkipVerify": true}) {
+					t.Errorf("ServiceMonitor tlsConfig %v, want insecureSkipVerify for the self-signed certificate", tls)
+				}
+				if r.find("ClusterRoleBinding", "stratus-metrics-reader") != nil {
+					t.Errorf("a metrics-reader binding without metrics.readerSubjects")
+				}
 			},
 		},
 		{
@@ -195,38 +215,172 @@ func TestRender(t *testing.T) {
 			},
 		},
 		{
-			name:   "library guardrails",
-			values: `{guardrails: {library: [{name: buckets-not-public}, {name: required-labels, enforcementAction: warn, parameters: {labels: [owner]}}]}}`,
+			name:   "library guardrails on a fresh cluster",
+			values: libraryRenderValues,
 			check: func(t *testing.T, r *rendered) {
-				got := all[*policyv1alpha1.Guardrail](r)
-				if len(got) != 2 {
-					t.Fatalf("rendered %d Guardrails, want 2", len(got))
-				}
-				wantAction := map[string]policyv1alpha1.EnforcementAction{"buckets-not-public": policyv1alpha1.EnforcementDeny, "required-labels": policyv1alpha1.EnforcementWarn}
-				for _, g := range got {
-					if g.Spec.EnforcementAction != wantAction[g.Name] {
-						t.Errorf("Guardrail %s enforcementAction = %q, want %q", g.Name, g.Spec.EnforcementAction, wantAction[g.Name])
+				// Helm cannot map the Guardrail kind before the CRDs exist:
+				// a post-install hook creates them, never deleting one
+				// first, and a pre-delete hook deletes them on uninstall.
+				enforced := checkLibraryGuardrails(t, r)
+				for _, g := range enforced {
+					want := map[string]string{
+						"helm.sh/hook": "post-install", "helm.sh/hook-delete-policy": "hook-failed",
+						"meta.helm.sh/release-name": releaseName, "meta.helm.sh/release-namespace": releaseNamespace,
 					}
-					want := []policyv1alpha1.KindSelector{{APIGroups: []string{"*"}, Kinds: []string{"*"}}}
-					if !equality.Semantic.DeepEqual(g.Spec.Match.Kinds, want) {
-						t.Errorf("Guardrail %s match.kinds = %+v, want every kind", g.Name, g.Spec.Match.Kinds)
-					}
-					lib, ok := library.Get(g.Name)
-					if !ok {
-						t.Errorf("Guardrail %s is not in policy/library", g.Name)
-					} else if strings.TrimSpace(g.Spec.Rego) != strings.TrimSpace(lib.Module) {
-						t.Errorf("Guardrail %s's Rego differs from policy/library's (run make manifests)", g.Name)
-					}
-					if _, err := guardrails.Compile(g); err != nil {
-						t.Errorf("Guardrail %s does not compile: %v", g.Name, err)
+					if !maps.Equal(g.Annotations, want) {
+						t.Errorf("Guardrail %s annotations %v, want %v: a post-install hook the next upgrade adopts", g.Name, g.Annotations, want)
 					}
 				}
-				params, err := guardrails.Parameters(one[*policyv1alpha1.Guardrail](t, r, "required-labels"))
-				if err != nil {
-					t.Fatal(err)
+				deleters := guardrailDeleters(r)
+				if len(deleters) != len(enforced) {
+					t.Fatalf("%d pre-delete hooks for %d hook Guardrails", len(deleters), len(enforced))
 				}
-				if got, _ := yaml.Marshal(params); string(got) != "labels:\n- owner\n" {
-					t.Errorf("required-labels parameters = %s, want labels: [owner]", got)
+				for i, d := range deleters {
+					if d.Name != enforced[i].Name || d.Annotations["helm.sh/hook-delete-policy"] != "before-hook-creation,hook-succeeded" {
+						t.Errorf("pre-delete hook %s (%v) does not delete Guardrail %s and then itself", d.Name, d.Annotations, enforced[i].Name)
+					}
+				}
+			},
+		},
+		{
+			name:        "library guardrails on a cluster that serves them",
+			values:      libraryRenderValues,
+			apiVersions: []string{guardrailAPI},
+			check: func(t *testing.T, r *rendered) {
+				// Ordinary objects: updated in place, deleted on uninstall.
+				for _, g := range checkLibraryGuardrails(t, r) {
+					if len(g.Annotations) != 0 {
+						t.Errorf("Guardrail %s annotations %v, want none: an ordinary object of the release", g.Name, g.Annotations)
+					}
+				}
+				if d := guardrailDeleters(r); len(d) != 0 {
+					t.Errorf("%d pre-delete hooks, want none", len(d))
+				}
+			},
+		},
+		{
+			name:        "library guardrails kept on uninstall",
+			values:      `{guardrails: {keepOnUninstall: true, library: [{name: buckets-not-public}, {name: required-labels, enforcementAction: warn, parameters: {labels: [owner]}}]}}`,
+			apiVersions: []string{guardrailAPI},
+			check: func(t *testing.T, r *rendered) {
+				for _, g := range checkLibraryGuardrails(t, r) {
+					if want := map[string]string{"helm.sh/resource-policy": "keep"}; !maps.Equal(g.Annotations, want) {
+						t.Errorf("Guardrail %s annotations %v, want %v", g.Name, g.Annotations, want)
+					}
+				}
+			},
+		},
+		{
+			name:   "library guardrails kept on uninstall, on a fresh cluster",
+			values: `{guardrails: {keepOnUninstall: true, library: [{name: buckets-not-public}, {name: required-labels, enforcementAction: warn, parameters: {labels: [owner]}}]}}`,
+			check: func(t *testing.T, r *rendered) {
+				for _, g := range checkLibraryGuardrails(t, r) {
+					if g.Annotations["helm.sh/hook"] != "post-install" || g.Annotations["helm.sh/resource-policy"] != "keep" {
+						t.Errorf("Guardrail %s annotations %v, want a post-install hook kept on uninstall", g.Name, g.Annotations)
+					}
+				}
+				if d := guardrailDeleters(r); len(d) != 0 {
+					t.Errorf("%d pre-delete hooks, want none: the Guardrails are kept", len(d))
+				}
+			},
+		},
+		{
+			name:   "network policy",
+			values: `{networkPolicy: {enabled: true}}`,
+			check: func(t *testing.T, r *rendered) {
+				np := one[*networkingv1.NetworkPolicy](t, r, releaseName)
+				checkNetworkPolicy(t, r, np, nil, 0, true)
+			},
+		},
+		{
+			name:   "network policy with a tunnel's agents",
+			values: `{networkPolicy: {enabled: true, apiServerCIDRs: [10.0.0.0/28], apiServerPeers: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: konnectivity-agent}}}]}}`,
+			check: func(t *testing.T, r *rendered) {
+				np := one[*networkingv1.NetworkPolicy](t, r, releaseName)
+				checkNetworkPolicy(t, r, np, []string{"10.0.0.0/28"}, 1, true)
+				peer := np.Spec.Ingress[0].From[1]
+				if peer.NamespaceSelector == nil || peer.PodSelector == nil || peer.PodSelector.MatchLabels["k8s-app"] != "konnectivity-agent" {
+					t.Errorf("webhook peer %+v, want the konnectivity agents", peer)
+				}
+			},
+		},
+		{
+			name:   "network policy with the API server's addresses",
+			values: `{networkPolicy: {enabled: true, apiServerCIDRs: [10.0.0.0/28, "fd00::/64"], metrics: {namespaceSelector: {matchLabels: {team: observability}}, podSelector: {matchLabels: {app: vmagent}}}}}`,
+			check: func(t *testing.T, r *rendered) {
+				np := one[*networkingv1.NetworkPolicy](t, r, releaseName)
+				checkNetworkPolicy(t, r, np, []string{"10.0.0.0/28", "fd00::/64"}, 0, true)
+				peer := np.Spec.Ingress[1].From[0]
+				if peer.NamespaceSelector.MatchLabels["team"] != "observability" || peer.PodSelector.MatchLabels["app"] != "vmagent" {
+					t.Errorf("scraper peer %+v, want the namespace team=observability and pods app=vmagent", peer)
+				}
+			},
+		},
+		{
+			name:   "network policy without the webhook",
+			values: `{networkPolicy: {enabled: true}, webhook: {enabled: false}}`,
+			check: func(t *testing.T, r *rendered) {
+				np := one[*networkingv1.NetworkPolicy](t, r, releaseName)
+				checkNetworkPolicy(t, r, np, nil, 0, false)
+			},
+		},
+		{
+			name:   "metrics certificate from cert-manager",
+			values: `{metrics: {certManager: {enabled: true}, serviceMonitor: {enabled: true}, readerSubjects: [{kind: ServiceAccount, name: prometheus, namespace: monitoring}, {kind: Group, name: scrapers}]}}`,
+			check: func(t *testing.T, r *rendered) {
+				cert := r.find("Certificate", "stratus-metrics")
+				if cert == nil {
+					t.Fatalf("no Certificate for the metrics server")
+				}
+				if got, _, _ := unstructured.NestedString(cert.Object.Object, "spec", "secretName"); got != "stratus-metrics-cert" {
+					t.Errorf("metrics Certificate secretName %q, want stratus-metrics-cert", got)
+				}
+				names, _, _ := unstructured.NestedStringSlice(cert.Object.Object, "spec", "dnsNames")
+				if !slices.Contains(names, "stratus-metrics."+releaseNamespace+".svc") {
+					t.Errorf("metrics Certificate dnsNames %v lack the Service's name", names)
+				}
+				if got, _, _ := unstructured.NestedString(cert.Object.Object, "spec", "issuerRef", "name"); got != "stratus-selfsigned" || r.find("Issuer", "stratus-selfsigned") == nil {
+					t.Errorf("metrics Certificate issuer %q, want the rendered self-signed Issuer", got)
+				}
+				if r.find("Certificate", "stratus-webhook") != nil {
+					t.Errorf("a webhook Certificate without webhook.certManager")
+				}
+				tls := serviceMonitorTLS(t, r)
+				want := map[string]any{
+					"serverName": "stratus-metrics." + releaseNamespace + ".svc",
+					"ca":         map[string]any{"secret": map[string]any{"name": "stratus-metrics-cert", "key": "ca.crt"}},
+				}
+				if !equality.Semantic.DeepEqual(tls, want) {
+					t.Errorf("ServiceMonitor tlsConfig %v, want %v: verify the certificate against its CA", tls, want)
+				}
+				reader := one[*rbacv1.ClusterRoleBinding](t, r, "stratus-metrics-reader")
+				wantSubjects := []rbacv1.Subject{
+					{Kind: "ServiceAccount", Name: "prometheus", Namespace: "monitoring"},
+					{Kind: "Group", Name: "scrapers", APIGroup: "rbac.authorization.k8s.io"},
+				}
+				if reader.RoleRef.Name != "stratus-metrics-reader" || !equality.Semantic.DeepEqual(reader.Subjects, wantSubjects) {
+					t.Errorf("metrics-reader binding %+v to %+v, want the metrics-reader ClusterRole to %+v", reader.RoleRef, reader.Subjects, wantSubjects)
+				}
+			},
+		},
+		{
+			name:   "metrics certificate from a Secret",
+			values: `{metrics: {certSecret: corp-metrics-tls, serviceMonitor: {enabled: true}}}`,
+			check: func(t *testing.T, r *rendered) {
+				if n := r.kinds()["Certificate"] + r.kinds()["Issuer"]; n != 0 {
+					t.Errorf("rendered %d cert-manager objects, want none", n)
+				}
+				if name, _, _ := unstructured.NestedString(serviceMonitorTLS(t, r), "ca", "secret", "name"); name != "corp-metrics-tls" {
+					t.Errorf("ServiceMonitor verifies with the CA of %q, want corp-metrics-tls", name)
+				}
+			},
+		},
+		{
+			name:   "HTTP/2",
+			values: `{manager: {enableHTTP2: true}}`,
+			check: func(t *testing.T, r *rendered) {
+				if got := managerArgs(t, &one[*appsv1.Deployment](t, r, releaseName).Spec.Template.Spec.Containers[0])["enable-http2"]; got != "true" {
+					t.Errorf("--enable-http2=%s, want true", got)
 				}
 			},
 		},
@@ -271,7 +425,7 @@ func TestRender(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vals := values(t, tc.values)
-			rel, err := renderChart(t, ch, vals)
+			rel, err := renderChart(t, ch, vals, tc.apiVersions...)
 			if err != nil {
 				t.Fatalf("render: %v", err)
 			}
@@ -295,6 +449,145 @@ func TestRender(t *testing.T) {
 				tc.check(t, r)
 			}
 		})
+	}
+}
+
+// libraryRenderValues install two library guardrails.
+const libraryRenderValues = `{guardrails: {library: [{name: buckets-not-public}, {name: required-labels, enforcementAction: warn, parameters: {labels: [owner]}}]}}`
+
+// checkLibraryGuardrails checks the Guardrails of libraryRenderValues (but the
+// pre-delete hooks that delete them, see guardrailDeleters): their action,
+// kinds, parameters and the library's Rego, which compiles. It returns
+// them.
+func checkLibraryGuardrails(t *testing.T, r *rendered) []*policyv1alpha1.Guardrail {
+	t.Helper()
+	var got []*policyv1alpha1.Guardrail
+	for _, g := range all[*policyv1alpha1.Guardrail](r) {
+		if g.Annotations["helm.sh/hook"] != "pre-delete" {
+			got = append(got, g)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("rendered %d Guardrails, want 2", len(got))
+	}
+	wantAction := map[string]policyv1alpha1.EnforcementAction{"buckets-not-public": policyv1alpha1.EnforcementDeny, "required-labels": policyv1alpha1.EnforcementWarn}
+	for _, g := range got {
+		if g.Spec.EnforcementAction != wantAction[g.Name] {
+			t.Errorf("Guardrail %s enforcementAction = %q, want %q", g.Name, g.Spec.EnforcementAction, wantAction[g.Name])
+		}
+		want := []policyv1alpha1.KindSelector{{APIGroups: []string{"*"}, Kinds: []string{"*"}}}
+		if !equality.Semantic.DeepEqual(g.Spec.Match.Kinds, want) {
+			t.Errorf("Guardrail %s match.kinds = %+v, want every kind", g.Name, g.Spec.Match.Kinds)
+		}
+		lib, ok := library.Get(g.Name)
+		if !ok {
+			t.Errorf("Guardrail %s is not in policy/library", g.Name)
+		} else if strings.TrimSpace(g.Spec.Rego) != strings.TrimSpace(lib.Module) {
+			t.Errorf("Guardrail %s's Rego differs from policy/library's (run make manifests)", g.Name)
+		}
+		if _, err := guardrails.Compile(g); err != nil {
+			t.Errorf("Guardrail %s does not compile: %v", g.Name, err)
+		}
+		params, err := guardrails.Parameters(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := yaml.Marshal(params); g.Name == "required-labels" && string(got) != "labels:\n- owner\n" {
+			t.Errorf("required-labels parameters = %s, want labels: [owner]", got)
+		}
+	}
+	return got
+}
+
+// guardrailDeleters returns the pre-delete hooks that delete the library
+// Guardrails on uninstall.
+func guardrailDeleters(r *rendered) []*policyv1alpha1.Guardrail {
+	var out []*policyv1alpha1.Guardrail
+	for _, g := range all[*policyv1alpha1.Guardrail](r) {
+		if g.Annotations["helm.sh/hook"] == "pre-delete" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// serviceMonitorTLS returns the tlsConfig of the ServiceMonitor's one
+// endpoint.
+func serviceMonitorTLS(t *testing.T, r *rendered) map[string]any {
+	t.Helper()
+	sm := r.find("ServiceMonitor", releaseName)
+	if sm == nil {
+		t.Fatalf("no ServiceMonitor rendered")
+	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object.Object, "spec", "endpoints")
+	if len(endpoints) != 1 {
+		t.Fatalf("ServiceMonitor has %d endpoints, want 1", len(endpoints))
+	}
+	ep, _ := endpoints[0].(map[string]any)
+	tls, _ := ep["tlsConfig"].(map[string]any)
+	return tls
+}
+
+// checkNetworkPolicy checks that np selects the manager's pods and admits
+// ingress only to the webhook port (if webhook: from apiServerCIDRs, then
+// as many other peers as peers says, or from anywhere without either) and
+// to the
+// metrics port from the scraper's pods and namespaces.
+func checkNetworkPolicy(t *testing.T, r *rendered, np *networkingv1.NetworkPolicy, apiServerCIDRs []string, peers int, webhook bool) {
+	t.Helper()
+	dep := one[*appsv1.Deployment](t, r, releaseName)
+	if sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector); err != nil || !sel.Matches(labels.Set(dep.Spec.Template.Labels)) || sel.Empty() {
+		t.Errorf("NetworkPolicy podSelector %v does not select the manager's pods %v", np.Spec.PodSelector, dep.Spec.Template.Labels)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) || len(np.Spec.Egress) != 0 {
+		t.Errorf("NetworkPolicy policyTypes %v egress %v, want ingress only", np.Spec.PolicyTypes, np.Spec.Egress)
+	}
+	containerPorts := map[string]bool{}
+	for _, p := range dep.Spec.Template.Spec.Containers[0].Ports {
+		containerPorts[p.Name] = true
+	}
+	var ports []string
+	for _, rule := range np.Spec.Ingress {
+		if len(rule.Ports) != 1 || rule.Ports[0].Port == nil || !containerPorts[rule.Ports[0].Port.StrVal] {
+			t.Fatalf("NetworkPolicy rule %+v does not admit one named port of the manager (%v)", rule, containerPorts)
+		}
+		port := rule.Ports[0].Port.StrVal
+		ports = append(ports, port)
+		switch port {
+		case "webhook":
+			if len(rule.From) != len(apiServerCIDRs)+peers {
+				t.Errorf("the webhook port admits %d peers, want %d CIDRs and %d more peers (none: every source)", len(rule.From), len(apiServerCIDRs), peers)
+				continue
+			}
+			var cidrs []string
+			for _, peer := range rule.From[:len(apiServerCIDRs)] {
+				if peer.IPBlock == nil || peer.PodSelector != nil || peer.NamespaceSelector != nil || len(peer.IPBlock.Except) != 0 {
+					t.Errorf("webhook peer %+v, want an ipBlock only", peer)
+					continue
+				}
+				cidrs = append(cidrs, peer.IPBlock.CIDR)
+			}
+			if !slices.Equal(cidrs, apiServerCIDRs) {
+				t.Errorf("the webhook port admits %v, want %v", cidrs, apiServerCIDRs)
+			}
+		case "metrics":
+			if len(rule.From) != 1 || rule.From[0].NamespaceSelector == nil || rule.From[0].PodSelector == nil || rule.From[0].IPBlock != nil {
+				t.Errorf("the metrics port admits %+v, want one peer: the scraper's pods in its namespaces", rule.From)
+				continue
+			}
+			for _, sel := range []*metav1.LabelSelector{rule.From[0].NamespaceSelector, rule.From[0].PodSelector} {
+				if s, err := metav1.LabelSelectorAsSelector(sel); err != nil || s.Empty() {
+					t.Errorf("the scraper's selector %v selects everything (%v)", sel, err)
+				}
+			}
+		}
+	}
+	want := []string{"metrics"}
+	if webhook {
+		want = []string{"webhook", "metrics"}
+	}
+	if !slices.Equal(ports, want) {
+		t.Errorf("NetworkPolicy admits ports %v, want %v only", ports, want)
 	}
 }
 
@@ -429,6 +722,21 @@ func checkRelease(t *testing.T, r *rendered, v common.Values) {
 	if got, want := containerPorts["metrics"], int32(value[int](t, v, "metrics.port")); got != want || args["metrics-bind-address"] != fmt.Sprintf(":%d", want) {
 		t.Errorf("metrics port %d and --metrics-bind-address=%s, want %d", got, args["metrics-bind-address"], want)
 	}
+	// The binary knows every argument; the metrics are served over HTTPS
+	// with authentication and authorization (the flag's default), and
+	// HTTP/2 follows the value.
+	if f, err := parseManagerArgs(manager.Args); err != nil {
+		t.Error(err)
+	} else if !f.Serving.MetricsSecure || f.Serving.EnableHTTP2 != value[bool](t, v, "manager.enableHTTP2") {
+		t.Errorf("--metrics-secure=%t --enable-http2=%t, want true and manager.enableHTTP2", f.Serving.MetricsSecure, f.Serving.EnableHTTP2)
+	}
+	metricsSecret := value[string](t, v, "metrics.certSecret")
+	if value[bool](t, v, "metrics.certManager.enabled") {
+		metricsSecret = "stratus-metrics-cert"
+	}
+	if got := mountedSecret(dep, args["metrics-cert-dir"]); got != metricsSecret || (metricsSecret == "") != (args["metrics-cert-dir"] == "") {
+		t.Errorf("--metrics-cert-dir=%q mounts Secret %q, want %q (none: a self-signed certificate)", args["metrics-cert-dir"], got, metricsSecret)
+	}
 	for _, name := range []string{"poll-interval:manager.pollInterval", "reconcile-timeout:manager.reconcileTimeout", "zap-log-level:manager.logLevel", "audit-interval:audit.interval"} {
 		flag, path, _ := strings.Cut(name, ":")
 		if got, want := args[flag], value[string](t, v, path); got != want {
@@ -460,9 +768,16 @@ func checkRelease(t *testing.T, r *rendered, v common.Values) {
 	}
 }
 
-// checkRBAC checks that the ClusterRole holds every rule controller-gen
-// generated plus the composition groups, and that the bindings bind the
-// rendered roles to the manager's ServiceAccount.
+// checkRBAC checks the manager's RBAC: the ClusterRole starts with the
+// rules controller-gen generated, but the webhook configurations, which it
+// grants by name (the release's own, and only with the webhook), then the
+// compositions' rules; no rule grants every verb or API group, or every
+// resource but of rbac.compositions.groups; Secrets are never listed or
+// watched cluster-wide; the Role grants the Lease and the certificate
+// Secret by name; the manager may review tokens and access for the
+// metrics, and the metrics-reader ClusterRole grants GET /metrics to
+// metrics.readerSubjects; every binding binds a rendered role to the
+// manager's ServiceAccount, but the metrics-reader's.
 func checkRBAC(t *testing.T, r *rendered, serviceAccount string, v common.Values) {
 	if !value[bool](t, v, "rbac.create") {
 		return
@@ -476,16 +791,80 @@ func checkRBAC(t *testing.T, r *rendered, serviceAccount string, v common.Values
 		t.Fatalf("parse files/rbac/role.yaml: %v", err)
 	}
 	role := one[*rbacv1.ClusterRole](t, r, "stratus-manager")
-	want := generated.Rules
-	if groups := value[[]string](t, v, "rbac.compositions.groups"); len(groups) > 0 {
-		want = append(want, rbacv1.PolicyRule{APIGroups: groups, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}})
+	var want []rbacv1.PolicyRule
+	for _, rule := range generated.Rules {
+		if slices.Contains(rule.APIGroups, "admissionregistration.k8s.io") {
+			rule.Resources = slices.DeleteFunc(slices.Clone(rule.Resources), func(res string) bool { return res == "validatingwebhookconfigurations" })
+			if len(rule.Resources) == 0 {
+				continue
+			}
+		}
+		want = append(want, rule)
 	}
-	if !equality.Semantic.DeepEqual(role.Rules, want) {
-		t.Errorf("ClusterRole rules:\n%+v\nwant the generated ones and the composition groups:\n%+v", role.Rules, want)
+	webhooks := rbacv1.PolicyRule{
+		APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"validatingwebhookconfigurations"},
+		ResourceNames: []string{releaseName}, Verbs: []string{"get", "list", "watch", "update"},
 	}
+	if value[bool](t, v, "webhook.enabled") {
+		want = append(want, webhooks)
+	}
+	// The rules after these are the compositions' (compositions.* and
+	// rbac.compositions.*).
+	if len(role.Rules) < len(want) || !equality.Semantic.DeepEqual(role.Rules[:len(want)], want) {
+		t.Errorf("ClusterRole rules:\n%+v\nwant first the generated ones and the release's webhook configuration by name:\n%+v", role.Rules, want)
+	}
+	groups := value[[]string](t, v, "rbac.compositions.groups")
+	for _, rule := range role.Rules {
+		if slices.Contains(rule.Verbs, "*") || slices.Contains(rule.APIGroups, "*") {
+			t.Errorf("ClusterRole rule %+v grants every verb or API group", rule)
+		}
+		// Every resource only of the composites' own groups.
+		if slices.Contains(rule.Resources, "*") && (len(groups) == 0 || !slices.Equal(rule.APIGroups, groups)) {
+			t.Errorf("ClusterRole rule %+v grants every resource of groups other than rbac.compositions.groups %v", rule, groups)
+		}
+		if slices.Contains(rule.Resources, "validatingwebhookconfigurations") && !slices.Equal(rule.ResourceNames, []string{releaseName}) {
+			t.Errorf("ClusterRole rule %+v grants webhook configurations other than the release's %s", rule, releaseName)
+		}
+		if slices.Contains(rule.APIGroups, "") && slices.Contains(rule.Resources, "secrets") && (slices.Contains(rule.Verbs, "list") || slices.Contains(rule.Verbs, "watch")) {
+			t.Errorf("ClusterRole rule %+v lists or watches Secrets in every namespace", rule)
+		}
+	}
+
+	wantRole := []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{options.LeaderElectionID}, Verbs: []string{"get", "update"}},
+	}
+	if value[bool](t, v, "webhook.enabled") && !value[bool](t, v, "webhook.certManager.enabled") {
+		wantRole = append(wantRole, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{webhookSecret}, Verbs: []string{"get", "list", "watch", "update"}})
+	}
+	wantRole = append(wantRole, rbacv1.PolicyRule{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}})
+	if got := one[*rbacv1.Role](t, r, "stratus-manager").Rules; !equality.Semantic.DeepEqual(got, wantRole) {
+		t.Errorf("Role rules:\n%+v\nwant the Lease and (with the operator's certificate rotation) the certificate Secret by name, and Events:\n%+v", got, wantRole)
+	}
+
+	metricsAuth := []rbacv1.PolicyRule{
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	}
+	if got := one[*rbacv1.ClusterRole](t, r, "stratus-metrics-auth").Rules; !equality.Semantic.DeepEqual(got, metricsAuth) {
+		t.Errorf("metrics-auth rules %+v, want %+v", got, metricsAuth)
+	}
+	reader := []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
+	if got := one[*rbacv1.ClusterRole](t, r, "stratus-metrics-reader").Rules; !equality.Semantic.DeepEqual(got, reader) {
+		t.Errorf("metrics-reader rules %+v, want %+v", got, reader)
+	}
+
 	subject := rbacv1.Subject{Kind: "ServiceAccount", Name: serviceAccount, Namespace: releaseNamespace}
+	wantBindings := 3
 	for _, b := range all[*rbacv1.ClusterRoleBinding](r) {
 		one[*rbacv1.ClusterRole](t, r, b.RoleRef.Name)
+		if b.RoleRef.Name == "stratus-metrics-reader" {
+			wantBindings++
+			if b.RoleRef.Kind != "ClusterRole" || len(b.Subjects) == 0 || slices.Contains(b.Subjects, subject) {
+				t.Errorf("ClusterRoleBinding %s binds %+v to %+v, want the metrics-reader ClusterRole to the scrapers", b.Name, b.RoleRef, b.Subjects)
+			}
+			continue
+		}
 		if b.RoleRef.Kind != "ClusterRole" || !slices.Equal(b.Subjects, []rbacv1.Subject{subject}) {
 			t.Errorf("ClusterRoleBinding %s binds %+v to %+v, want the ClusterRole to %+v", b.Name, b.RoleRef, b.Subjects, subject)
 		}
@@ -496,8 +875,8 @@ func checkRBAC(t *testing.T, r *rendered, serviceAccount string, v common.Values
 			t.Errorf("RoleBinding %s binds %+v to %+v, want the Role to %+v", b.Name, b.RoleRef, b.Subjects, subject)
 		}
 	}
-	if n := len(all[*rbacv1.ClusterRoleBinding](r)) + len(all[*rbacv1.RoleBinding](r)); n != 2 {
-		t.Errorf("rendered %d bindings, want a ClusterRoleBinding and a RoleBinding", n)
+	if n := len(all[*rbacv1.ClusterRoleBinding](r)) + len(all[*rbacv1.RoleBinding](r)); n != wantBindings {
+		t.Errorf("rendered %d bindings, want %d: the manager's and metrics-auth ClusterRoleBindings, the RoleBinding and, with metrics.readerSubjects, the metrics-reader's", n, wantBindings)
 	}
 }
 
@@ -602,14 +981,7 @@ func checkWebhooks(t *testing.T, r *rendered, v common.Values, dep *appsv1.Deplo
 	}
 
 	// The serving certificate's Secret, mounted where the manager reads it.
-	var secretName string
-	for _, vol := range dep.Spec.Template.Spec.Volumes {
-		for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
-			if m.Name == vol.Name && m.MountPath == args["webhook-cert-dir"] && vol.Secret != nil {
-				secretName = vol.Secret.SecretName
-			}
-		}
-	}
+	secretName := mountedSecret(dep, args["webhook-cert-dir"])
 	if secretName != webhookSecret {
 		t.Errorf("--webhook-cert-dir=%s mounts Secret %q, want %s", args["webhook-cert-dir"], secretName, webhookSecret)
 	}
@@ -653,6 +1025,19 @@ func checkWebhooks(t *testing.T, r *rendered, v common.Values, dep *appsv1.Deplo
 	if len(secret.Data)+len(secret.StringData) != 0 {
 		t.Errorf("the chart writes data into Secret %s, which an upgrade would reset", secretName)
 	}
+}
+
+// mountedSecret returns the Secret mounted at path in the manager's
+// container, or "".
+func mountedSecret(dep *appsv1.Deployment, path string) string {
+	for _, vol := range dep.Spec.Template.Spec.Volumes {
+		for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
+			if m.Name == vol.Name && m.MountPath == path && path != "" && vol.Secret != nil {
+				return vol.Secret.SecretName
+			}
+		}
+	}
+	return ""
 }
 
 // ptr returns a pointer to v.

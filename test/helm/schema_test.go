@@ -35,6 +35,12 @@ func TestSchema(t *testing.T) {
 		{name: "service account", values: `{serviceAccount: {create: false}}`, want: []string{"serviceAccount.name is required when serviceAccount.create is false"}},
 		{name: "metrics port", values: `{metrics: {port: 80}}`, want: []string{"/metrics/port", "got 80"}},
 		{name: "composition group", values: `{rbac: {compositions: {groups: [""]}}}`, want: []string{"/rbac/compositions/groups/0"}},
+		{name: "API server CIDR", values: `{networkPolicy: {apiServerCIDRs: [10.0.0.1]}}`, want: []string{"/networkPolicy/apiServerCIDRs/0", "10.0.0.1"}},
+		{name: "metrics reader kind", values: `{metrics: {readerSubjects: [{kind: Robot, name: r2}]}}`, want: []string{"/metrics/readerSubjects/0/kind"}},
+		{name: "metrics reader ServiceAccount namespace", values: `{metrics: {readerSubjects: [{kind: ServiceAccount, name: prometheus}]}}`, want: []string{"metrics.readerSubjects: a ServiceAccount needs its namespace"}},
+		{name: "two metrics certificates", values: `{metrics: {certSecret: mine, certManager: {enabled: true}}}`, want: []string{"metrics.certSecret and metrics.certManager.enabled"}},
+		{name: "keep guardrails", values: `{guardrails: {keepOnUninstall: "yes"}}`, want: []string{"/guardrails/keepOnUninstall"}},
+		{name: "HTTP/2", values: `{manager: {enableHTTP2: 1}}`, want: []string{"/manager/enableHTTP2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := renderChart(t, ch, values(t, tc.values))

@@ -43,6 +43,18 @@ app.kubernetes.io/component: manager
 {{- define "stratus.webhookSecret" -}}{{ include "stratus.fullname" . }}-webhook-cert{{- end -}}
 {{- define "stratus.webhookConfiguration" -}}{{ include "stratus.fullname" . }}{{- end -}}
 
+{{/* The metrics Service, and the Secret of the metrics server's certificate: empty when the manager makes a self-signed one. */}}
+{{- define "stratus.metricsService" -}}{{ include "stratus.fullname" . }}-metrics{{- end -}}
+{{- define "stratus.metricsSecret" -}}
+{{- if and .Values.metrics.certSecret .Values.metrics.certManager.enabled -}}
+{{- fail "metrics.certSecret and metrics.certManager.enabled both give the metrics certificate: set one" -}}
+{{- else if .Values.metrics.certSecret -}}
+{{- .Values.metrics.certSecret -}}
+{{- else if .Values.metrics.certManager.enabled -}}
+{{- include "stratus.fullname" . }}-metrics-cert
+{{- end -}}
+{{- end -}}
+
 {{/* The namespaces the webhooks never see: the configured ones and the release's. */}}
 {{- define "stratus.exemptNamespaces" -}}
 {{- $ns := concat .Values.webhook.exemptNamespaces (list .Release.Namespace) | uniq -}}

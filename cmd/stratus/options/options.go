@@ -1,7 +1,8 @@
 // Package options is the stratus manager's command line: its flags, and
 // what they turn into (the guardrails' options, the webhook certificate
-// rotator), with the scheme and cache options the manager is built with.
-// The binary and the tests that run a manager share it.
+// rotator, the metrics and webhook servers' options), with the scheme and
+// cache options the manager is built with. The binary and the tests that
+// run a manager share it.
 package options
 
 import (
@@ -26,6 +27,7 @@ import (
 	policyv1alpha1 "github.com/stratus-operator/stratus/apis/policy/v1alpha1"
 	storagev1alpha1 "github.com/stratus-operator/stratus/apis/storage/v1alpha1"
 	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
+	compositionscontroller "github.com/stratus-operator/stratus/compositions/controller"
 	"github.com/stratus-operator/stratus/policy/admission"
 	"github.com/stratus-operator/stratus/policy/audit"
 	policysetup "github.com/stratus-operator/stratus/policy/setup"
@@ -59,6 +61,10 @@ func Cache() cache.Options {
 	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 }
 
+// LeaderElectionID is the Lease, in --leader-election-namespace, that the
+// replicas elect their leader with; the chart's Role grants it by name.
+const LeaderElectionID = "stratus.stratus.dev"
+
 // Manager are the manager's flags.
 type Manager struct {
 	MetricsAddr             string
@@ -69,6 +75,8 @@ type Manager struct {
 	ReconcileTimeout        time.Duration
 	MaxConcurrentReconciles int
 	ClusterName             string
+	ComposableKinds         string
+	Serving                 Serving
 	Webhook                 Webhook
 	Zap                     zap.Options
 }
@@ -90,7 +98,7 @@ type Webhook struct {
 
 // Bind defines the manager's flags in fs, with their defaults.
 func (o *Manager) Bind(fs *flag.FlagSet) {
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 turns it off")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", "address the Prometheus metrics endpoint binds to (HTTPS unless --metrics-secure=false); 0 turns it off")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to; 0 turns them off")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; defaults to the pod's")
@@ -98,6 +106,8 @@ func (o *Manager) Bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ReconcileTimeout, "reconcile-timeout", 2*time.Minute, "longest time one reconcile may take")
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 10, "objects of one kind reconciled at once")
 	fs.StringVar(&o.ClusterName, "cluster-name", "", "names this cluster in the owner mark of every cloud resource (default: the UID of the kube-system namespace); keep it stable for the cluster's life")
+	fs.StringVar(&o.ComposableKinds, compositionscontroller.FlagComposableKinds, compositionscontroller.FormatComposableKinds(compositionscontroller.DefaultComposableKinds), "comma-separated kinds a CompositeDefinition may compose, each Kind.group, or Kind for the core API; a definition that composes any other is not valid, and the operator's RBAC must grant these (the chart's compositions.composableKinds does both)")
+	o.Serving.bind(fs)
 	o.Webhook.bind(fs)
 	o.Zap.BindFlags(fs)
 }
@@ -129,6 +139,16 @@ func Parse(args []string) (*Manager, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return &o, nil
+}
+
+// Compositions turns --composable-kinds into the options of
+// compositions/controller.Setup.
+func (o *Manager) Compositions() ([]compositionscontroller.Option, error) {
+	kinds, err := compositionscontroller.ParseComposableKinds(o.ComposableKinds)
+	if err != nil {
+		return nil, err
+	}
+	return []compositionscontroller.Option{compositionscontroller.WithComposableKinds(kinds)}, nil
 }
 
 // PodNamespace is the namespace the manager runs in, from POD_NAMESPACE.
@@ -182,7 +202,12 @@ func (o *Webhook) AddCertRotator(mgr ctrl.Manager, podNamespace string) (<-chan 
 		certDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
 	}
 	ready := make(chan struct{})
-	err := rotator.AddRotator(mgr, &rotator.CertRotator{
+	// The rotator caches only the Secret and the webhook configuration it
+	// uses, so that RBAC can grant them by name.
+	scoped := nameScoped(mgr,
+		namedCollection{path: "/api/v1/namespaces/" + podNamespace + "/secrets", name: o.CertSecret},
+		namedCollection{path: "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", name: o.Configuration})
+	err := rotator.AddRotator(scoped, &rotator.CertRotator{
 		SecretKey:      types.NamespacedName{Namespace: podNamespace, Name: o.CertSecret},
 		CertDir:        certDir,
 		CAName:         "stratus-webhook-ca",
