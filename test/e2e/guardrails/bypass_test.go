@@ -77,19 +77,7 @@ func enforceAs(t *testing.T, c client.Client, g *policyv1alpha1.Guardrail) {
 		t.Fatalf("create Guardrail %s as a platform-team member: %v", g.Name, err)
 	}
 	t.Cleanup(func() { _ = h.Client.Delete(context.Background(), g) })
-	h.WaitFor(t, g, "Compiled", func() error {
-		c := meta.FindStatusCondition(g.Status.Conditions, "Compiled")
-		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != g.Generation {
-			return fmt.Errorf("Compiled is %+v", c)
-		}
-		return nil
-	})
-	harness.Eventually(t, g.Name+" loaded", func() error {
-		if e, ok := h.Guardrails.Get(g.Name); !ok || e.Generation != g.Generation {
-			return fmt.Errorf("not loaded")
-		}
-		return nil
-	})
+	waitEnforced(t, g)
 }
 
 // patchAs merge-patches the Bucket as the user c, the way `kubectl patch

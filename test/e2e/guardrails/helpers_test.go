@@ -61,6 +61,13 @@ func enforce(t *testing.T, g *policyv1alpha1.Guardrail) {
 	t.Helper()
 	h.Create(t, g)
 	t.Cleanup(func() { _ = h.Client.Delete(context.Background(), g) })
+	waitEnforced(t, g)
+}
+
+// waitEnforced waits until g is compiled and loaded by this replica's
+// webhook.
+func waitEnforced(t *testing.T, g *policyv1alpha1.Guardrail) {
+	t.Helper()
 	h.WaitFor(t, g, "Compiled", func() error {
 		c := meta.FindStatusCondition(g.Status.Conditions, "Compiled")
 		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != g.Generation {
