@@ -41,12 +41,13 @@ COPY test/localenv/ test/localenv/
 COPY test/s3shim/ test/s3shim/
 COPY test/servers/ test/servers/
 
-# cmd/stratus has no version variable to set with -X; VERSION only labels the
-# image (see the final stage).
+# VERSION is what `stratus version` prints, and labels the image (see the
+# final stage).
+ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="-s -w" -o /out/stratus ./cmd/stratus
+    go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/stratus ./cmd/stratus
 
 FROM scratch
 ARG VERSION=dev

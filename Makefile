@@ -30,8 +30,8 @@ manifests: ## Generate CRDs, RBAC and the webhook configuration.
 	for d in policy/library/*/; do n=$$(basename $$d); cp $$d$$n.rego charts/stratus/files/guardrails/$$n.rego; done
 
 .PHONY: build
-build: ## Build the stratus binary into bin/.
-	go build -o bin/stratus ./cmd/stratus
+build: ## Build the stratus binary into bin/ (`bin/stratus version` prints VERSION).
+	go build -ldflags "-X main.version=$(VERSION)" -o bin/stratus ./cmd/stratus
 
 .PHONY: dev
 dev: tools build ## Run the operator against a local control plane, S3 server and PostgreSQL.

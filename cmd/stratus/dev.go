@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 
+	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -19,17 +19,37 @@ import (
 	"github.com/stratus-operator/stratus/test/localenv"
 )
 
+// newDevCommand builds `stratus dev`.
+func newDevCommand() *cobra.Command {
+	var (
+		opts       options.Manager
+		kubeconfig string
+	)
+	cmd := &cobra.Command{
+		Use:   "dev [flags]",
+		Short: "Run a local control plane, local AWS, Google Cloud and PostgreSQL, and the manager against them",
+		Long: `Run a local control plane, local AWS, Google Cloud and PostgreSQL with
+provider configurations for them, and the manager against them, until
+interrupted. Everything it starts is thrown away when it stops. It takes
+the manager's flags.`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if err := runDev(opts, kubeconfig); err != nil {
+				ctrl.Log.Error(err, "stratus failed")
+				return err
+			}
+			return nil
+		},
+	}
+	bindManagerFlags(cmd, &opts)
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig-out", filepath.Join(".stratus-dev", "kubeconfig"), "where to write the kubeconfig of the local control plane")
+	return cmd
+}
+
 // runDev runs `stratus dev`: a local control plane, S3 server and PostgreSQL
 // with provider configurations for them, and the manager against them, until
 // interrupted. Everything it starts is thrown away when it stops.
-func runDev(args []string) error {
-	fs := flag.NewFlagSet("stratus dev", flag.ContinueOnError)
-	var opts options.Manager
-	opts.Bind(fs)
-	kubeconfig := fs.String("kubeconfig-out", filepath.Join(".stratus-dev", "kubeconfig"), "where to write the kubeconfig of the local control plane")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func runDev(opts options.Manager, kubeconfig string) error {
 	opts.MetricsAddr = "127.0.0.1:0"
 	if opts.ProbeAddr == ":8081" {
 		opts.ProbeAddr = "127.0.0.1:0"
@@ -53,13 +73,13 @@ func runDev(args []string) error {
 	if err := install(ctx, env); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(*kubeconfig), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(kubeconfig), 0o700); err != nil {
 		return fmt.Errorf("create kubeconfig folder: %w", err)
 	}
-	if err := os.WriteFile(*kubeconfig, env.ControlPlane.KubeConfig, 0o600); err != nil {
+	if err := os.WriteFile(kubeconfig, env.ControlPlane.KubeConfig, 0o600); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
-	abs, _ := filepath.Abs(*kubeconfig)
+	abs, _ := filepath.Abs(kubeconfig)
 	fmt.Printf("\nStratus dev environment is up.\n%s\nIn another shell:\n  export KUBECONFIG=%s\n  kubectl apply -f examples/\n  kubectl get stratus\n\nCtrl-C stops everything and deletes its data.\n\n",
 		env.Summary(), abs)
 	w := env.ControlPlane.Webhook

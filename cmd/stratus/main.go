@@ -1,38 +1,22 @@
 // Command stratus is the Stratus operator.
 //
-//	stratus [flags]        run the manager against the cluster in KUBECONFIG
-//	stratus dev [flags]    run a local control plane, local AWS, Google Cloud
-//	                       and PostgreSQL, and the manager against them
-//	stratus render [flags] render a composite from local files, without a cluster
+//	stratus manager [flags]  run the manager against the cluster in KUBECONFIG
+//	stratus dev [flags]      run a local control plane, local AWS, Google Cloud
+//	                         and PostgreSQL, and the manager against them
+//	stratus render [flags]   render a composite from local files, without a cluster
 //	stratus policy test --suite suite.yaml
-//	                       check guardrails against test cases, without a cluster
+//	                         check guardrails against test cases, without a cluster
+//	stratus version          print the version
+//	stratus completion SHELL print a shell completion script
+//
+// Every command takes --help. The exit code is 0 on success, 1 when the
+// command failed and 2 when the command line is wrong. `stratus` with
+// flags only, as Deployments ran it before the commands, is deprecated:
+// it runs `stratus manager` with those flags and says so on stderr.
 package main
 
-import (
-	"fmt"
-	"os"
-
-	ctrl "sigs.k8s.io/controller-runtime"
-)
+import "os"
 
 func main() {
-	args := os.Args[1:]
-	var err error
-	switch {
-	case len(args) > 0 && args[0] == "dev":
-		err = runDev(args[1:])
-	case len(args) > 0 && args[0] == "render":
-		err = runRender(args[1:])
-	case len(args) > 0 && args[0] == "policy":
-		err = runPolicy(args[1:])
-	case len(args) > 0 && args[0] == "manager":
-		err = runManagerCommand(args[1:])
-	default:
-		err = runManagerCommand(args)
-	}
-	if err != nil {
-		ctrl.Log.Error(err, "stratus failed")
-		fmt.Fprintln(os.Stderr, "stratus:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

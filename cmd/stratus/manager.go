@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 
+	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -18,17 +20,41 @@ import (
 	"github.com/stratus-operator/stratus/providers/registry"
 )
 
-func runManagerCommand(args []string) error {
-	opts, err := options.Parse(args)
-	if err != nil {
-		return err
+// newManagerCommand builds `stratus manager`: the operator, against the
+// cluster in KUBECONFIG or the pod's.
+func newManagerCommand() *cobra.Command {
+	var opts options.Manager
+	cmd := &cobra.Command{
+		Use:   "manager [flags]",
+		Short: "Run the manager against the cluster in KUBECONFIG, or the pod's",
+		Long: `Run the manager: the controllers of the managed resources and the
+composites, the guardrails' webhook and audit, against the cluster in
+KUBECONFIG, or the pod's when it runs in one.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
+			cfg, err := ctrl.GetConfig()
+			if err != nil {
+				err = fmt.Errorf("find the cluster (set KUBECONFIG or run in a pod): %w", err)
+			} else {
+				err = runManager(ctrl.SetupSignalHandler(), cfg, opts)
+			}
+			if err != nil {
+				ctrl.Log.Error(err, "stratus failed")
+			}
+			return err
+		},
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return fmt.Errorf("find the cluster (set KUBECONFIG or run in a pod): %w", err)
-	}
-	return runManager(ctrl.SetupSignalHandler(), cfg, *opts)
+	bindManagerFlags(cmd, &opts)
+	return cmd
+}
+
+// bindManagerFlags binds the manager's flags, those of options and zap's,
+// to cmd, with their names.
+func bindManagerFlags(cmd *cobra.Command, opts *options.Manager) {
+	fs := flag.NewFlagSet(cmd.Name(), flag.ContinueOnError)
+	opts.Bind(fs)
+	cmd.Flags().AddGoFlagSet(fs)
 }
 
 // runManager runs the manager until ctx ends.

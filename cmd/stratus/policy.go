@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -72,60 +71,55 @@ type suiteRail struct {
 	action policyv1alpha1.EnforcementAction
 }
 
-// runPolicy runs `stratus policy`.
-func runPolicy(args []string) error {
-	// main reports the error; the manager's logger has nothing to add.
-	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	return policyCommand(args, os.Stdout)
+// newPolicyCommand builds `stratus policy` and its commands.
+func newPolicyCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Work with guardrails without a cluster",
+		Args:  unknownCommand,
+		RunE:  missingCommand,
+	}
+	var suitePath string
+	test := &cobra.Command{
+		Use:   "test --suite suite.yaml",
+		Short: "Check guardrails against test cases, without a cluster",
+		Long: `Check the guardrails of a suite against its cases, without a cluster:
+one line per case and a summary. A failed case is an error (exit code 1).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// run reports the error; the manager's logger has nothing to add.
+			ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+			if suitePath == "" {
+				return usageErrorf("policy test needs --suite")
+			}
+			return testPolicies(suitePath, cmd.OutOrStdout())
+		},
+	}
+	test.Flags().StringVar(&suitePath, "suite", "", "the test suite, as YAML (required)")
+	cmd.AddCommand(test)
+	return cmd
 }
 
-// policyCommand runs `stratus policy test --suite suite.yaml`: it checks
+// testPolicies runs `stratus policy test --suite suitePath`: it checks
 // the guardrails of the suite against its cases, without a cluster, writes
 // one line per case and a summary to out, and returns an error when a case
 // failed or the suite is invalid.
-func policyCommand(args []string, out io.Writer) error {
-	const usage = "usage: stratus policy test --suite suite.yaml"
-	if len(args) == 0 || args[0] != "test" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprintln(out, usage)
-			return nil
-		}
-		return errors.New(usage)
-	}
-	fs := flag.NewFlagSet("stratus policy test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	suitePath := fs.String("suite", "", "the test suite, as YAML (required)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(out)
-			fmt.Fprintln(out, usage)
-			fs.PrintDefaults()
-			return nil
-		}
-		return err
-	}
-	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("policy test takes no arguments, got %q", fs.Args())
-	case *suitePath == "":
-		return errors.New("policy test needs --suite")
-	}
-
-	suite, rails, err := loadSuite(*suitePath)
+func testPolicies(suitePath string, out io.Writer) error {
+	suite, rails, err := loadSuite(suitePath)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(*suitePath)
+	dir := filepath.Dir(suitePath)
 	// Read every case first: an invalid suite runs nothing.
 	objects := make([][]*unstructured.Unstructured, len(suite.Cases))
 	for i, c := range suite.Cases {
 		field := fmt.Sprintf("cases[%d]", i)
 		objs, err := readObjects(resolvePath(dir, c.Objects))
 		if err != nil {
-			return fmt.Errorf("invalid suite %s: %s.objects: %w", *suitePath, field, err)
+			return fmt.Errorf("invalid suite %s: %s.objects: %w", suitePath, field, err)
 		}
 		if len(objs) != len(c.Expect) {
-			return fmt.Errorf("invalid suite %s: %s.expect has %d entries, but %s holds %d objects", *suitePath, field, len(c.Expect), c.Objects, len(objs))
+			return fmt.Errorf("invalid suite %s: %s.expect has %d entries, but %s holds %d objects", suitePath, field, len(c.Expect), c.Objects, len(objs))
 		}
 		objects[i] = objs
 	}
@@ -338,16 +332,9 @@ func loadSuite(path string) (*policySuite, []suiteRail, error) {
 
 // readGuardrail reads a Guardrail manifest, rejecting unknown fields.
 func readGuardrail(path string) (*policyv1alpha1.Guardrail, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	gr := &policyv1alpha1.Guardrail{}
-	if err := yaml.UnmarshalStrict(data, gr); err != nil {
-		return nil, fmt.Errorf("cannot parse %s: %w", path, err)
-	}
-	if gvk := gr.GroupVersionKind(); gvk != policyv1alpha1.GroupVersion.WithKind("Guardrail") {
-		return nil, fmt.Errorf("%s holds a %s %s, not a Guardrail %s", path, gvk.Kind, gvk.GroupVersion(), policyv1alpha1.GroupVersion)
+	if err := readTyped(path, gr, policyv1alpha1.GroupVersion.WithKind("Guardrail")); err != nil {
+		return nil, err
 	}
 	if gr.Name == "" {
 		return nil, fmt.Errorf("%s: metadata.name is required", path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestPolicyTestGolden(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := policyCommand([]string{"test", "--suite", filepath.Join(policyTestdata, tc.suite)}, &out)
+			_, err := execute([]string{"policy", "test", "--suite", filepath.Join(policyTestdata, tc.suite)}, &out, io.Discard)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("%s\nunexpected error: %v\n%s", tc.reason, err, out.String())
@@ -128,7 +129,7 @@ func TestPolicyTestInvalid(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := policyCommand([]string{"test", "--suite", tc.suite}, &out)
+			_, err := execute([]string{"policy", "test", "--suite", tc.suite}, &out, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
@@ -160,15 +161,5 @@ func TestPolicyExitCode(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: exit code %d, want %d\n%s", suite, got, want, out)
 		}
-	}
-}
-
-func TestPolicyCommandUsage(t *testing.T) {
-	var out bytes.Buffer
-	if err := policyCommand(nil, &out); err == nil || !strings.Contains(err.Error(), "usage: stratus policy test") {
-		t.Fatalf("no subcommand: %v", err)
-	}
-	if err := policyCommand([]string{"test"}, &out); err == nil || err.Error() != "policy test needs --suite" {
-		t.Fatalf("no suite: %v", err)
 	}
 }

@@ -1,66 +1,67 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/stratus-operator/stratus/apis/compositions/v1alpha1"
 	"github.com/stratus-operator/stratus/compositions/render"
 )
 
-// runRender runs `stratus render`: it renders what a CompositeDefinition
-// makes of one instance, without a cluster.
-func runRender(args []string) error {
-	// main reports the error; the manager's logger has nothing to add.
-	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	return renderCommand(args, os.Stdout)
+// renderOptions are the flags of `stratus render`.
+type renderOptions struct {
+	definition, instance, observed string
 }
 
-// renderCommand parses the flags of `stratus render`, renders, and writes
-// the rendered resources as multi-document YAML to out, in creation order,
-// followed by a comment block with what is pending or excluded, the
-// projected status and the connection Secret's keys.
-func renderCommand(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("stratus render", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	defPath := fs.String("definition", "", "the CompositeDefinition, as YAML (required)")
-	instPath := fs.String("instance", "", "the instance of the composite, as YAML (required)")
-	obsPath := fs.String("observed", "", "the composed resources as observed, as multi-document YAML; each is labeled "+render.LabelResource+"=<name>, or has the kind and name of a rendered resource")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(out)
-			fmt.Fprintln(out, "usage: stratus render --definition def.yaml --instance instance.yaml [--observed observed.yaml]")
-			fs.PrintDefaults()
-			return nil
-		}
-		return err
+// newRenderCommand builds `stratus render`: it renders what a
+// CompositeDefinition makes of one instance, without a cluster.
+func newRenderCommand() *cobra.Command {
+	var o renderOptions
+	cmd := &cobra.Command{
+		Use:   "render --definition def.yaml --instance instance.yaml [--observed observed.yaml]",
+		Short: "Render a composite from local files, without a cluster",
+		Long: `Render what a CompositeDefinition makes of one instance, without a cluster,
+as multi-document YAML in creation order, followed by a comment block with
+what is pending or excluded, the projected status and the connection
+Secret's keys.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// run reports the error; the manager's logger has nothing to add.
+			ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+			return renderComposite(o, cmd.OutOrStdout())
+		},
 	}
-	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("render takes no arguments, got %q", fs.Args())
-	case *defPath == "":
-		return errors.New("render needs --definition")
-	case *instPath == "":
-		return errors.New("render needs --instance")
-	}
+	f := cmd.Flags()
+	f.StringVar(&o.definition, "definition", "", "the CompositeDefinition, as YAML (required)")
+	f.StringVar(&o.instance, "instance", "", "the instance of the composite, as YAML (required)")
+	f.StringVar(&o.observed, "observed", "", "the composed resources as observed, as multi-document YAML; each is labeled "+render.LabelResource+"=<name>, or has the kind and name of a rendered resource")
+	return cmd
+}
 
-	def, err := readDefinition(*defPath)
+// renderComposite renders, and writes the rendered resources as
+// multi-document YAML to out, in creation order, followed by a comment
+// block with what is pending or excluded, the projected status and the
+// connection Secret's keys.
+func renderComposite(o renderOptions, out io.Writer) error {
+	switch {
+	case o.definition == "":
+		return usageErrorf("render needs --definition")
+	case o.instance == "":
+		return usageErrorf("render needs --instance")
+	}
+	def, err := readDefinition(o.definition)
 	if err != nil {
 		return err
 	}
@@ -72,21 +73,21 @@ func renderCommand(args []string, out io.Writer) error {
 			for _, fe := range invalid.Errors {
 				b.WriteString("\n  " + fe.Error())
 			}
-			return fmt.Errorf("invalid definition %s:%s", *defPath, b.String())
+			return fmt.Errorf("invalid definition %s:%s", o.definition, b.String())
 		}
-		return fmt.Errorf("invalid definition %s: %w", *defPath, err)
+		return fmt.Errorf("invalid definition %s: %w", o.definition, err)
 	}
-	instance, err := readInstance(*instPath, comp)
+	instance, err := readInstance(o.instance, comp)
 	if err != nil {
 		return err
 	}
 	var docs []*unstructured.Unstructured
-	if *obsPath != "" {
-		if docs, err = readObjects(*obsPath); err != nil {
+	if o.observed != "" {
+		if docs, err = readObjects(o.observed); err != nil {
 			return err
 		}
 	}
-	observed, err := matchObserved(comp, instance, docs, *obsPath)
+	observed, err := matchObserved(comp, instance, docs, o.observed)
 	if err != nil {
 		return err
 	}
@@ -99,16 +100,9 @@ func renderCommand(args []string, out io.Writer) error {
 
 // readDefinition reads a CompositeDefinition, rejecting unknown fields.
 func readDefinition(path string) (*v1alpha1.CompositeDefinition, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the definition: %w", err)
-	}
 	def := &v1alpha1.CompositeDefinition{}
-	if err := yaml.UnmarshalStrict(data, def); err != nil {
-		return nil, fmt.Errorf("cannot parse the definition %s: %w", path, err)
-	}
-	if gvk := def.GroupVersionKind(); gvk != v1alpha1.GroupVersion.WithKind("CompositeDefinition") {
-		return nil, fmt.Errorf("%s holds a %s %s, not a CompositeDefinition %s", path, gvk.Kind, gvk.GroupVersion(), v1alpha1.GroupVersion)
+	if err := readTyped(path, def, v1alpha1.GroupVersion.WithKind("CompositeDefinition")); err != nil {
+		return nil, fmt.Errorf("cannot read the definition: %w", err)
 	}
 	return def, nil
 }
@@ -128,40 +122,6 @@ func readInstance(path string, comp *render.Composition) (*unstructured.Unstruct
 		inst.SetNamespace("default")
 	}
 	return inst, nil
-}
-
-// readObjects reads the objects of a multi-document YAML file, skipping
-// empty documents.
-func readObjects(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read objects: %w", err)
-	}
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []*unstructured.Unstructured
-	for n := 1; ; n++ {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("cannot read %s: %w", path, err)
-		}
-		// Integers stay int64, as in the API server's objects.
-		j, err := yaml.YAMLToJSON(doc)
-		if err != nil {
-			return nil, fmt.Errorf("cannot parse document %d of %s: %w", n, path, err)
-		}
-		var m map[string]any
-		if err := utiljson.Unmarshal(j, &m); err != nil {
-			return nil, fmt.Errorf("cannot parse document %d of %s: %w", n, path, err)
-		}
-		if len(m) == 0 {
-			n--
-			continue
-		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
-	}
 }
 
 // matchObserved assigns the observed objects to the composite's resources:
@@ -315,11 +275,4 @@ func connectionKeys(res *render.Result) []string {
 		out[i] = lines[k]
 	}
 	return out
-}
-
-func objectKey(o *unstructured.Unstructured) string {
-	if o.GetNamespace() == "" {
-		return o.GetName()
-	}
-	return o.GetNamespace() + "/" + o.GetName()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,7 @@ func TestRenderGolden(t *testing.T) {
 				args = append(args, "--observed", filepath.Join(dir, "observed.yaml"))
 			}
 			var out bytes.Buffer
-			if err := renderCommand(args, &out); err != nil {
+			if _, err := execute(append([]string{"render"}, args...), &out, io.Discard); err != nil {
 				t.Fatalf("%s\nrender %s: %v", tc.reason, strings.Join(args, " "), err)
 			}
 			golden := filepath.Join(dir, tc.golden)
@@ -152,7 +153,7 @@ spec:
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := renderCommand(tc.args, &out)
+			_, err := execute(append([]string{"render"}, tc.args...), &out, io.Discard)
 			got := ""
 			if err != nil {
 				got = err.Error()

@@ -31,6 +31,11 @@ type Config struct {
 	// Credentials holds the credentials Secret's data, when the source is a
 	// Secret.
 	Credentials map[string][]byte
+	// Confined is set for a namespace's own configuration that the platform
+	// team has not allowed custom endpoints: a driver must then send its
+	// credentials only to the provider's own endpoints, whatever the
+	// credentials name (a Google key file's token_uri, say).
+	Confined bool
 }
 
 // Driver connects to a provider for one kind of managed resource.

@@ -127,16 +127,21 @@ func (r *Reconciler[T]) claim(ctx context.Context, mr T, op operation[T], obs dr
 func (r *Reconciler[T]) claimable(mr T, name string) bool {
 	status := mr.ManagedStatus()
 	if rec := status.ExternalResource; rec != nil {
-		return rec.Name == name
+		// The record vouches for the resource it was made for: the same
+		// name reached through the same configuration. Through another
+		// configuration (another account, region or server) an unmarked
+		// resource of that name is someone else's, and only adoption may
+		// take it.
+		return rec.Name == name && !configChanged(mr)
 	}
 	if !r.owns(mr) {
 		return false
 	}
-	if ready := meta.FindStatusCondition(status.Conditions, stratusv1alpha1.ConditionReady); ready != nil {
-		switch ready.Reason {
-		case stratusv1alpha1.ReasonAvailable, stratusv1alpha1.ReasonDeletionBlocked, stratusv1alpha1.ReasonDeleting:
-			return true // managed by a version that wrote no marks
-		}
+	if ready := meta.FindStatusCondition(status.Conditions, stratusv1alpha1.ConditionReady); ready != nil && ready.Reason == stratusv1alpha1.ReasonAvailable {
+		// Made Ready by a version that wrote no marks. (Deleting and
+		// DeletionBlocked are not evidence: this version writes them
+		// without a record for objects it never made Ready.)
+		return true
 	}
 	return r.kind.GeneratedName != nil && name == r.kind.GeneratedName(mr)
 }
@@ -211,5 +216,13 @@ func (r *Reconciler[T]) record(mr T, op operation[T]) {
 		Name:              op.req.ExternalName,
 		Provider:          op.rc.Spec.Provider,
 		ProviderConfigRef: mr.ManagedSpec().ProviderConfigRef,
+	}
+}
+
+// forgetObservation clears what Observe wrote of a resource the object may
+// not act on.
+func (r *Reconciler[T]) forgetObservation(mr T) {
+	if r.kind.ForgetObservation != nil {
+		r.kind.ForgetObservation(mr)
 	}
 }

@@ -208,6 +208,27 @@ func TestOwnership(t *testing.T) {
 			connects: 1,
 		},
 		{
+			reason:   "the record does not vouch for an unmarked resource of the same name reached through another configuration",
+			bucket:   newBucket(recorded, usesCluster("shared-account")),
+			objs:     []client.Object{clusterConfig("shared-account", nil)},
+			cloud:    &cloud{exists: true},
+			want:     outcome{Ready: "False/NameConflict", Synced: "False/NameConflict", Events: []string{"Refused"}, Requeue: true},
+			connects: 1,
+		},
+		{
+			reason: "a deletion left blocked without a record vouches for nothing: a name set afterwards is not deleted",
+			bucket: newBucket(withAnnotation(stratusv1alpha1.AnnotationCreatePending, "2026-01-01T00:00:00Z"),
+				withAnnotation(stratusv1alpha1.AnnotationExternalName, "someone-elses"), deleting,
+				func(b *storagev1alpha1.Bucket) {
+					b.Status.Conditions = []metav1.Condition{{Type: stratusv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+						Reason: stratusv1alpha1.ReasonDeletionBlocked, LastTransitionTime: metav1.Now()}}
+				}),
+			cloud:    &cloud{exists: true},
+			want:     outcome{Ready: "<none>", Synced: "<none>", Events: []string{"ReleasedWithoutDeleting"}},
+			connects: 1,
+			released: true,
+		},
+		{
 			reason:   "a resource deleted behind the operator's back is reported, not recreated empty",
 			bucket:   newBucket(recorded),
 			cloud:    &cloud{},

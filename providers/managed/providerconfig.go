@@ -133,7 +133,8 @@ func (p *ProviderConfigs) resolve(ctx context.Context, mr driver.Managed) (resol
 		}
 	}
 
-	rc := resolvedConfig{Config: driver.Config{Spec: spec}, key: key, version: fmt.Sprintf("%s@%d", key, generation), adoption: adoption}
+	confined := ref.Kind != stratusv1alpha1.ProviderConfigKindCluster && ns.Labels[stratusv1alpha1.LabelAllowCustomEndpoints] != "true"
+	rc := resolvedConfig{Config: driver.Config{Spec: spec, Confined: confined}, key: key, version: fmt.Sprintf("%s@%d", key, generation), adoption: adoption}
 	if spec.Credentials.Source == stratusv1alpha1.CredentialsSourceSecret && spec.Credentials.SecretRef != nil {
 		nn := secretNN
 		s, err := p.credentials(ctx, nn)

@@ -68,6 +68,10 @@ type Kind[T driver.Managed] struct {
 	GeneratedName func(T) string
 	// Region returns the region the spec asks for, "" when it names none.
 	Region func(T) string
+	// ForgetObservation clears status.atProvider. Observe writes it before
+	// the reconciler has read the owner mark: what it saw of a resource that
+	// is not the object's must not be kept where the object's author reads.
+	ForgetObservation func(T)
 }
 
 // Intervals of the reconciler that are not options.
@@ -439,6 +443,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, mr T, op operation[T], obs dri
 		if rf, ok := asRefusal(err); ok && rf.reason == stratusv1alpha1.ReasonNameConflict {
 			r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonNameConflict, err.Error())
 		}
+		r.forgetObservation(mr)
 		return r.fail(ctx, mr, op.rc.key, reasonRefused, err)
 	}
 	if observeOnly {
@@ -564,9 +569,15 @@ func (r *Reconciler[T]) delete(ctx context.Context, mr T, op operation[T], obs d
 		}
 		// Not this object's to delete: let the object go, and the resource
 		// be.
+		r.forgetObservation(mr)
 		r.event(ctx, mr, corev1.EventTypeWarning, reasonReleasedNotDeleted, "Delete", "did not delete %s %q: %v", kind, req.ExternalName, err)
 		return ctrl.Result{}, r.finalize(ctx, mr, op.connName, false)
 	}
+	// Recorded before the cloud call: a deletion that is blocked or retried
+	// stays bound to this resource, whatever name is set on the object
+	// afterwards.
+	r.record(mr, op)
+	op.req.Known = true
 	r.setCondition(mr, stratusv1alpha1.ConditionReady, metav1.ConditionFalse, stratusv1alpha1.ReasonDeleting, fmt.Sprintf("deleting %s %q", kind, req.ExternalName))
 	if err := op.rc.limiter.Wait(ctx); err != nil {
 		return r.fail(ctx, mr, op.rc.key, reasonCannotDelete, driver.Throttled(err))

@@ -68,6 +68,9 @@ func BucketKind(drivers map[stratusv1alpha1.Provider]driver.Registration[*storag
 		},
 		GeneratedName: func(b *storagev1alpha1.Bucket) string { return BucketName(b.Namespace, b.Name) },
 		Region:        func(b *storagev1alpha1.Bucket) string { return b.Spec.Region },
+		ForgetObservation: func(b *storagev1alpha1.Bucket) {
+			b.Status.AtProvider = storagev1alpha1.BucketObservation{}
+		},
 	}
 }
 
@@ -84,6 +87,9 @@ func DatabaseKind(drivers map[stratusv1alpha1.Provider]driver.Registration[*data
 		},
 		GeneratedName: func(d *databasev1alpha1.Database) string { return DatabaseName(d.Namespace, d.Name) },
 		Region:        func(d *databasev1alpha1.Database) string { return d.Spec.Region },
+		ForgetObservation: func(d *databasev1alpha1.Database) {
+			d.Status.AtProvider = databasev1alpha1.DatabaseObservation{}
+		},
 	}
 }
 

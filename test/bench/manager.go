@@ -78,6 +78,7 @@ func startStratus(ctx context.Context, bin, kubeconfig, dir string, f stratusFla
 		return nil, err
 	}
 	args := []string{
+		"manager",
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(port),
 		// The benchmark reads metrics over plain HTTP on loopback, as a
 		// profiler would: no authentication to measure.

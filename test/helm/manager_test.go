@@ -36,11 +36,16 @@ import (
 // the other test harnesses.
 const verboseEnv = "STRATUS_TEST_VERBOSE"
 
-// parseManagerArgs parses a manager container's arguments with the
-// binary's own flags, so that an argument the chart passes and the binary
-// does not know fails the test.
+// parseManagerArgs parses a manager container's arguments, the manager
+// command (an older chart's have none) and its flags, with the binary's
+// own flags, so that an argument the chart passes and the binary does not
+// know fails the test.
 func parseManagerArgs(args []string) (*options.Manager, error) {
-	f, err := options.Parse(args)
+	flags := args
+	if len(flags) > 0 && flags[0] == "manager" {
+		flags = flags[1:]
+	}
+	f, err := options.Parse(flags)
 	if err != nil {
 		return nil, fmt.Errorf("parse the manager's arguments %q: %w", args, err)
 	}

@@ -636,12 +636,16 @@ func value[T any](t *testing.T, v common.Values, path string) T {
 	return got
 }
 
-// managerArgs parses the manager container's arguments: --name=value, and
-// --name for true.
+// managerArgs parses the manager container's arguments, the manager
+// command then flags: --name=value, and --name for true.
 func managerArgs(t *testing.T, c *corev1.Container) map[string]string {
 	t.Helper()
 	args := map[string]string{}
-	for _, a := range c.Args {
+	if len(c.Args) == 0 || c.Args[0] != "manager" {
+		t.Errorf("the container's arguments %q do not start with the manager command", c.Args)
+		return args
+	}
+	for _, a := range c.Args[1:] {
 		name, val, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 		if !strings.HasPrefix(a, "--") {
 			t.Errorf("argument %q is not a --flag", a)

@@ -95,7 +95,7 @@ func run(m *testing.M) int {
 // itself there.
 func manager(t *testing.T, crashPoint string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(binary, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--poll-interval=2s", "--webhook-port=0")
+	cmd := exec.Command(binary, "manager", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--poll-interval=2s", "--webhook-port=0")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "STRATUS_CRASH_POINT="+crashPoint)
 	log, err := os.Create(filepath.Join(t.TempDir(), "manager.log"))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"sync/atomic"
@@ -48,6 +49,9 @@ func refusedAndHarmless(t *testing.T, tn tenants, attack *storagev1alpha1.Bucket
 	msg := strings.ReplaceAll(waitCondition(t, attack, stratusv1alpha1.ConditionSynced, reason), victimName, "<the name asked for>")
 	if strings.Contains(msg, tn.victimNS) {
 		t.Errorf("the refusal names the victim's namespace %q to the attacker: %s", tn.victimNS, msg)
+	}
+	if seen := attack.Status.AtProvider; !reflect.DeepEqual(seen, storagev1alpha1.BucketObservation{}) {
+		t.Errorf("the refused Bucket's status shows the victim's bucket: %+v", seen)
 	}
 	unchanged(t, victimName, before)
 	deleteAs(t, tn.attacker, attack)
