@@ -126,13 +126,13 @@ func (r *Reconciler[T]) claim(ctx context.Context, mr T, op operation[T], obs dr
 // mr), and stopped before the mark was written.
 func (r *Reconciler[T]) claimable(mr T, name string) bool {
 	status := mr.ManagedStatus()
-	if rec := status.ExternalResource; rec != nil {
+	if status.ExternalResource != nil {
 		// The record vouches for the resource it was made for: the same
 		// name reached through the same configuration. Through another
 		// configuration (another account, region or server) an unmarked
 		// resource of that name is someone else's, and only adoption may
 		// take it.
-		return rec.Name == name && !configChanged(mr)
+		return r.known(mr, name)
 	}
 	if !r.owns(mr) {
 		return false
@@ -188,10 +188,7 @@ func (r *Reconciler[T]) checkRecord(mr T, name string, provider stratusv1alpha1.
 
 // configChanged reports whether mr now reaches its resource through another
 // configuration than the one the operator last reached it with.
-func configChanged(mr interface {
-	ManagedSpec() *stratusv1alpha1.ManagedResourceSpec
-	ManagedStatus() *stratusv1alpha1.ManagedResourceStatus
-}) bool {
+func configChanged(mr driver.Managed) bool {
 	rec := mr.ManagedStatus().ExternalResource
 	return rec != nil && rec.ProviderConfigRef != mr.ManagedSpec().ProviderConfigRef
 }

@@ -211,7 +211,8 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1
 		return r.fail(ctx, mr, "", reasonCannotConnect, err)
 	}
 	*provider = rc.Spec.Provider
-	if err := r.checkRecord(mr, r.externalName(mr), rc.Spec.Provider); err != nil {
+	name := r.externalName(mr)
+	if err := r.checkRecord(mr, name, rc.Spec.Provider); err != nil {
 		return r.fail(ctx, mr, rc.key, reasonRefused, err)
 	}
 	reg, ok := r.kind.Drivers[rc.Spec.Provider]
@@ -219,7 +220,6 @@ func (r *Reconciler[T]) reconcile(ctx context.Context, mr T, provider *stratusv1
 		return r.fail(ctx, mr, rc.key, reasonCannotConnect, driver.Terminalf("%s has no driver for provider %s (%s): use a provider configuration for one of %s",
 			r.gvk.Kind, rc.Spec.Provider, rc.key, strings.Join(r.providers(), ", ")))
 	}
-	name := r.externalName(mr)
 	if err := checkCloudName(reg, name); err != nil {
 		if deleting {
 			// No cloud resource can have this name: nothing to delete.

@@ -27,8 +27,8 @@ func TestMain(m *testing.M) {
 
 // awsProvider and pgProvider reference the local ClusterProviderConfigs.
 var (
-	awsProvider = stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: localenv.AWSProviderConfig}
-	pgProvider  = stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: localenv.PostgreSQLProviderConfig}
+	awsProvider = localenv.ClusterConfig(localenv.AWSProviderConfig)
+	pgProvider  = localenv.ClusterConfig(localenv.PostgreSQLProviderConfig)
 )
 
 // Namespace labels a platform team sets, for the tests that need them.

@@ -138,6 +138,12 @@ func (e *Env) Stop() error {
 	return errors.Join(errs...)
 }
 
+// ClusterConfig references one of the local ClusterProviderConfigs
+// (AWSProviderConfig, GCPProviderConfig, PostgreSQLProviderConfig).
+func ClusterConfig(name string) stratusv1alpha1.ProviderConfigReference {
+	return stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: name}
+}
+
 // AdoptionLabel, AdoptionAllowed on a namespace, lets it adopt through the
 // local configurations cloud resources no Stratus object owns: the platform
 // team's choice. Install labels the default namespace, where examples/

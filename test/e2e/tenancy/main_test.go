@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	stratusv1alpha1 "github.com/stratus-operator/stratus/apis/stratus/v1alpha1"
 	"github.com/stratus-operator/stratus/test/harness"
 	"github.com/stratus-operator/stratus/test/localenv"
 )
@@ -31,6 +30,6 @@ func TestMain(m *testing.M) {
 // The shared ClusterProviderConfigs every namespace may use, as a platform
 // team would install them: one cloud account for all tenants.
 var (
-	awsShared = stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: localenv.AWSProviderConfig}
-	pgShared  = stratusv1alpha1.ProviderConfigReference{Kind: stratusv1alpha1.ProviderConfigKindCluster, Name: localenv.PostgreSQLProviderConfig}
+	awsShared = localenv.ClusterConfig(localenv.AWSProviderConfig)
+	pgShared  = localenv.ClusterConfig(localenv.PostgreSQLProviderConfig)
 )
